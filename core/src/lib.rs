@@ -1,0 +1,14 @@
+//! Pure logic of pg_sharing, free of any PostgreSQL or pgrx type so that
+//! `cargo test -p pg_sharing_core` checks it in milliseconds.
+//!
+//! - [`access`]: access levels and default-access (OWD) values.
+//! - [`sql`]: quoting helpers; every piece of generated SQL goes through them.
+//! - [`pattern`]: the criteria `pattern` language (`(1 AND 2) OR 3`).
+//! - [`criteria`]: criteria documents, validation and compilation to SQL.
+//! - [`policy`]: the row-level-security predicates and policy statements.
+
+pub mod access;
+pub mod criteria;
+pub mod pattern;
+pub mod policy;
+pub mod sql;

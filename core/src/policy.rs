@@ -1,0 +1,398 @@
+//! Generation of the row-level-security predicates and policies of a
+//! protected table.
+//!
+//! One predicate per access level describes "the current user has at least
+//! this level on the row". The same text serves the policies and the check
+//! functions (`can_read`, `access_level`, …), which evaluate it with the
+//! current user temporarily set to the user asked about; so the checks agree
+//! with what the policies enforce by construction.
+//!
+//! Everything that depends on the user is a `(SELECT sharing._fn(…))`
+//! sub-select that depends on nothing of the row: PostgreSQL runs it once per
+//! statement as an InitPlan, at execution time (never folded at plan time),
+//! and the comparison against the row's own column stays indexable.
+
+use crate::access::{DefaultAccess, Level};
+use crate::sql::{quote_ident, quote_literal};
+
+/// A criteria rule as it appears in the policies of its table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriteriaRule {
+    pub id: i64,
+    pub access: Level,
+    /// The compiled condition, with column references left unqualified
+    /// and qualified at generation through [`qualify`] placeholders.
+    pub condition: CompiledCondition,
+}
+
+/// A compiled criteria condition: a function from the row qualifier (e.g.
+/// `"public"."accounts".`) to SQL. Stored as the SQL with the qualifier
+/// placeholder [`ROW`] in place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledCondition(pub String);
+
+/// Placeholder for the row qualifier in a [`CompiledCondition`]. It cannot
+/// appear in quoted identifiers or literals we generate (it contains a NUL,
+/// which PostgreSQL text can never hold).
+pub const ROW: &str = "\u{0}ROW\u{0}";
+
+impl CompiledCondition {
+    pub fn with_row(&self, row: &str) -> String {
+        self.0.replace(ROW, row)
+    }
+}
+
+/// How a protected table gets its rows' access.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// Records owned by users: owner, hierarchy, peers, rules, shares, OWD.
+    Owned {
+        owner_column: String,
+        default_access: DefaultAccess,
+        criteria_rules: Vec<CriteriaRule>,
+    },
+    /// "Controlled by parent": access follows the parent row.
+    Child {
+        parent_column: String,
+        parent: Box<TableModel>,
+    },
+}
+
+/// What policy generation needs to know about a protected table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableModel {
+    /// The root protected table, as a qualified quoted name (catalog key).
+    pub table: String,
+    pub pk_column: String,
+    /// The primary key's type as `format_type` prints it.
+    pub pk_type: String,
+    pub kind: Kind,
+}
+
+/// The profile action a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Read,
+    Edit,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Read => "read",
+            Action::Edit => "edit",
+            Action::Delete => "delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Action> {
+        [Action::Create, Action::Read, Action::Edit, Action::Delete]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+
+    /// The sharing level an action on an existing row needs.
+    pub fn level(self) -> Level {
+        match self {
+            Action::Create | Action::Delete => Level::ReadWriteDelete,
+            Action::Read => Level::Read,
+            Action::Edit => Level::ReadWrite,
+        }
+    }
+}
+
+/// The names of the generated policies, one per command.
+pub const POLICY_NAMES: [&str; 4] = [
+    "sharing_select",
+    "sharing_insert",
+    "sharing_update",
+    "sharing_delete",
+];
+
+fn regclass(table: &str) -> String {
+    format!("{}::regclass", quote_literal(table))
+}
+
+fn once(call: String) -> String {
+    format!("(SELECT {call})")
+}
+
+fn is_active() -> String {
+    once("sharing._is_active()".into())
+}
+
+fn action_allowed(table: &str, action: Action) -> String {
+    once(format!(
+        "sharing._action_allowed({}, {})",
+        regclass(table),
+        quote_literal(action.as_str())
+    ))
+}
+
+fn bypass(level: Level) -> String {
+    once(format!("sharing._bypass({})", level.rank()))
+}
+
+/// The smallest value of a supported key type: `key >= floor` holds for
+/// every row.
+fn key_floor(pk_type: &str) -> Option<&'static str> {
+    match pk_type {
+        "bigint" => Some("-9223372036854775808"),
+        "integer" => Some("-2147483648"),
+        "uuid" => Some("00000000-0000-0000-0000-000000000000"),
+        "text" => Some(""),
+        _ => None,
+    }
+}
+
+impl TableModel {
+    /// view_all / modify_all as a range on the primary key that is every
+    /// row for a user who has it and nothing (a NULL bound) for anyone
+    /// else. Like every other arm it can be answered from an index, so a
+    /// BitmapOr over the arms stays possible, and for most users this arm
+    /// costs one empty index probe.
+    fn bypass_arm(&self, level: Level, row: &str) -> String {
+        let key = format!("{row}{}", quote_ident(&self.pk_column));
+        match key_floor(&self.pk_type) {
+            Some(floor) => format!(
+                "{key} >= (SELECT CASE WHEN sharing._bypass({}) THEN {} END)::{}",
+                level.rank(),
+                quote_literal(floor),
+                self.pk_type
+            ),
+            None => format!("({} AND {key} IS NOT NULL)", bypass(level)),
+        }
+    }
+
+    /// "The current user has at least `level` on the row", before the
+    /// profile's per-table action flags. `row` qualifies the row's columns
+    /// (e.g. `"public"."accounts".`) so that nothing can capture them.
+    pub fn level_predicate(&self, level: Level, row: &str) -> String {
+        self.level_predicate_at(level, row, 1)
+    }
+
+    fn level_predicate_at(&self, level: Level, row: &str, depth: usize) -> String {
+        if level == Level::None {
+            return is_active();
+        }
+        let t = &self.table;
+        let mut grants: Vec<String> = Vec::new();
+        match &self.kind {
+            Kind::Owned {
+                owner_column,
+                default_access,
+                criteria_rules,
+            } => {
+                if default_access.level() >= level {
+                    return is_active();
+                }
+                grants.push(self.bypass_arm(level, row));
+                grants.push(format!(
+                    "{row}{} = ANY ({}::bigint[])",
+                    quote_ident(owner_column),
+                    once(format!(
+                        "sharing._visible_owners({}, {})",
+                        regclass(t),
+                        level.rank()
+                    ))
+                ));
+                grants.push(format!(
+                    "{row}{} = ANY ({}::{}[])",
+                    quote_ident(&self.pk_column),
+                    once(format!(
+                        "sharing._shared_records({}, {})",
+                        regclass(t),
+                        level.rank()
+                    )),
+                    self.pk_type
+                ));
+                for rule in criteria_rules.iter().filter(|r| r.access >= level) {
+                    grants.push(format!(
+                        "({} AND {})",
+                        once(format!("sharing._rule_reaches_me({})", rule.id)),
+                        rule.condition.with_row(row)
+                    ));
+                }
+            }
+            Kind::Child {
+                parent_column,
+                parent,
+            } => {
+                grants.push(bypass(level));
+                let alias = format!("_sharing_parent_{depth}");
+                let parent_row = format!("{alias}.");
+                grants.push(format!(
+                    "({} AND EXISTS (SELECT 1 FROM {} AS {alias} WHERE {parent_row}{} = {row}{} AND {}))",
+                    action_allowed(&parent.table, Action::Read),
+                    parent.table,
+                    quote_ident(&parent.pk_column),
+                    quote_ident(parent_column),
+                    parent.level_predicate_at(level.parent_level_needed(), &parent_row, depth + 1)
+                ));
+            }
+        }
+        format!("({} AND ({}))", is_active(), grants.join(" OR "))
+    }
+
+    /// What an INSERT must satisfy: the new row is one the user may own
+    /// (their own, or one they would have full access to), or, in a child
+    /// table, one whose parent they may write.
+    pub fn insert_predicate(&self, row: &str) -> String {
+        match &self.kind {
+            Kind::Owned { owner_column, .. } => format!(
+                "({} AND ({} OR {row}{} = ANY ({}::bigint[])))",
+                is_active(),
+                bypass(Level::ReadWriteDelete),
+                quote_ident(owner_column),
+                once(format!(
+                    "sharing._visible_owners({}, {})",
+                    regclass(&self.table),
+                    Level::ReadWriteDelete.rank()
+                ))
+            ),
+            Kind::Child { .. } => self.level_predicate(Level::ReadWriteDelete, row),
+        }
+    }
+
+    /// The predicate of an action: the profile allows it and sharing grants
+    /// the level it needs.
+    pub fn action_predicate(&self, action: Action, row: &str) -> String {
+        let sharing = match action {
+            Action::Create => self.insert_predicate(row),
+            _ => self.level_predicate(action.level(), row),
+        };
+        format!("({} AND {})", action_allowed(&self.table, action), sharing)
+    }
+
+    /// The `CREATE POLICY` statements for `relation` (the protected table
+    /// itself or one of its partitions), as a qualified quoted name.
+    pub fn policies(&self, relation: &str) -> Vec<String> {
+        let row = format!("{relation}.");
+        let read = self.action_predicate(Action::Read, &row);
+        let create = self.action_predicate(Action::Create, &row);
+        let edit = self.action_predicate(Action::Edit, &row);
+        let delete = self.action_predicate(Action::Delete, &row);
+        vec![
+            format!("CREATE POLICY sharing_select ON {relation} AS PERMISSIVE FOR SELECT TO PUBLIC USING {read}"),
+            format!("CREATE POLICY sharing_insert ON {relation} AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK {create}"),
+            format!("CREATE POLICY sharing_update ON {relation} AS PERMISSIVE FOR UPDATE TO PUBLIC USING {edit} WITH CHECK {edit}"),
+            format!("CREATE POLICY sharing_delete ON {relation} AS PERMISSIVE FOR DELETE TO PUBLIC USING {delete}"),
+        ]
+    }
+
+    /// A query returning the current user's level (0..3) on the row whose
+    /// primary key is `$1` (text), or no row when there is no such record.
+    pub fn level_query(&self) -> String {
+        let row = format!("{}.", self.table);
+        let case: Vec<String> = [Level::ReadWriteDelete, Level::ReadWrite, Level::Read]
+            .iter()
+            .map(|l| format!("WHEN {} THEN {}", self.level_predicate(*l, &row), l.rank()))
+            .collect();
+        format!(
+            "SELECT CASE {} ELSE 0 END FROM {} WHERE {row}{} = $1::{}",
+            case.join(" "),
+            self.table,
+            quote_ident(&self.pk_column),
+            self.pk_type
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accounts(default_access: DefaultAccess, rules: Vec<CriteriaRule>) -> TableModel {
+        TableModel {
+            table: "\"public\".\"accounts\"".into(),
+            pk_column: "id".into(),
+            pk_type: "bigint".into(),
+            kind: Kind::Owned {
+                owner_column: "owner_id".into(),
+                default_access,
+                criteria_rules: rules,
+            },
+        }
+    }
+
+    #[test]
+    fn private_read_predicate_uses_once_per_statement_sets() {
+        let p = accounts(DefaultAccess::Private, vec![]).level_predicate(Level::Read, "a.");
+        assert_eq!(
+            p,
+            "((SELECT sharing._is_active()) AND (a.\"id\" >= (SELECT CASE WHEN sharing._bypass(1) THEN '-9223372036854775808' END)::bigint OR \
+             a.\"owner_id\" = ANY ((SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 1))::bigint[]) OR \
+             a.\"id\" = ANY ((SELECT sharing._shared_records('\"public\".\"accounts\"'::regclass, 1))::bigint[])))"
+        );
+    }
+
+    #[test]
+    fn default_access_short_circuits_only_up_to_its_level() {
+        let t = accounts(DefaultAccess::PublicRead, vec![]);
+        assert_eq!(
+            t.level_predicate(Level::Read, ""),
+            "(SELECT sharing._is_active())"
+        );
+        assert!(t
+            .level_predicate(Level::ReadWrite, "")
+            .contains("_visible_owners"));
+        let t = accounts(DefaultAccess::PublicReadWriteDelete, vec![]);
+        assert_eq!(
+            t.level_predicate(Level::ReadWriteDelete, ""),
+            "(SELECT sharing._is_active())"
+        );
+    }
+
+    #[test]
+    fn criteria_rules_apply_from_their_level_down() {
+        let rule = CriteriaRule {
+            id: 7,
+            access: Level::ReadWrite,
+            condition: CompiledCondition(format!("({ROW}\"city\" = 'NY'::text)")),
+        };
+        let t = accounts(DefaultAccess::Private, vec![rule]);
+        let read = t.level_predicate(Level::Read, "x.");
+        assert!(
+            read.contains("((SELECT sharing._rule_reaches_me(7)) AND (x.\"city\" = 'NY'::text))")
+        );
+        assert!(t
+            .level_predicate(Level::ReadWrite, "")
+            .contains("_rule_reaches_me(7)"));
+        assert!(!t
+            .level_predicate(Level::ReadWriteDelete, "")
+            .contains("_rule_reaches_me(7)"));
+    }
+
+    #[test]
+    fn child_follows_parent_at_mapped_level() {
+        let child = TableModel {
+            table: "\"public\".\"notes\"".into(),
+            pk_column: "id".into(),
+            pk_type: "uuid".into(),
+            kind: Kind::Child {
+                parent_column: "account_id".into(),
+                parent: Box::new(accounts(DefaultAccess::Private, vec![])),
+            },
+        };
+        let del = child.level_predicate(Level::ReadWriteDelete, "n.");
+        assert!(del.contains("EXISTS (SELECT 1 FROM \"public\".\"accounts\" AS _sharing_parent_1 WHERE _sharing_parent_1.\"id\" = n.\"account_id\""));
+        assert!(del.contains("_visible_owners('\"public\".\"accounts\"'::regclass, 2)"));
+        assert!(!del.contains("_visible_owners('\"public\".\"accounts\"'::regclass, 3)"));
+        let policies = child.policies("\"public\".\"notes\"");
+        assert_eq!(policies.len(), 4);
+        assert!(policies[2].contains("'edit'"));
+    }
+
+    #[test]
+    fn level_query_checks_highest_level_first() {
+        let q = accounts(DefaultAccess::Private, vec![]).level_query();
+        assert!(q.starts_with("SELECT CASE WHEN"));
+        assert!(q.ends_with("WHERE \"public\".\"accounts\".\"id\" = $1::bigint"));
+        let w3 = q.find("THEN 3").unwrap();
+        let w1 = q.find("THEN 1").unwrap();
+        assert!(w3 < w1);
+    }
+}

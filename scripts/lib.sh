@@ -1,0 +1,122 @@
+# Shared by scripts/demo.sh, scripts/test.sh and scripts/bench.sh: set-up of
+# everything missing, building and installing the extension, and throwaway
+# clusters. Source it; do not run it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN_DIR="$ROOT/.run"
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG="$PG_BIN/pg_config"
+PGRX_VERSION=0.18.1
+DEB_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 clang libclang-dev pgbouncer)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+    if is_root; then "$@";
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@";
+    else die "need root for: $* (install sudo or run as root)"; fi
+}
+
+ensure_debian_packages() {
+    local missing=()
+    for p in "${DEB_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install: ${missing[*]}"
+        log "installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    [ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found after installing postgresql-server-dev-15"
+}
+
+ensure_cargo_pgrx() {
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup) first"
+    if [ "$(cargo pgrx --version 2>/dev/null | awk '{print $2}')" != "$PGRX_VERSION" ]; then
+        log "installing cargo-pgrx $PGRX_VERSION (takes a few minutes, once)"
+        cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --force
+    fi
+    local config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+    if ! grep -qs "pg15 = \"$PG_CONFIG\"" "$config"; then
+        log "cargo pgrx init --pg15=$PG_CONFIG"
+        cargo pgrx init --pg15="$PG_CONFIG" >/dev/null
+    fi
+}
+
+ensure_prereqs() {
+    ensure_debian_packages
+    ensure_cargo_pgrx
+}
+
+# Builds the extension and installs it into the system PostgreSQL 15.
+install_extension() {
+    log "building and installing pg_sharing"
+    if is_root || [ -w "$($PG_CONFIG --pkglibdir)" ]; then
+        (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" "$@" >/dev/null)
+    else
+        (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" --sudo "$@" >/dev/null)
+    fi
+}
+
+# The OS user that runs servers: postgres when we are root (initdb refuses
+# root), else ourselves.
+server_user() { if is_root; then echo postgres; else id -un; fi; }
+
+as_server_user() {
+    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+    local port
+    for port in $(seq "${1:-55432}" 65000); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"; return
+        fi
+    done
+    die "no free TCP port found"
+}
+
+# A directory the server user can write: under .run/ when it can reach it,
+# else a fresh one under /tmp.
+cluster_dir() {
+    local name="$1" dir="$RUN_DIR/$name"
+    mkdir -p "$RUN_DIR"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if is_root; then
+        chown postgres: "$dir"
+        if ! runuser -u postgres -- test -w "$dir"; then
+            rm -rf "$dir"
+            dir="$(mktemp -d "/tmp/pg_sharing-$name.XXXXXX")"
+            chown postgres: "$dir"
+        fi
+    fi
+    echo "$dir"
+}
+
+# start_cluster NAME [postgres -c settings...]: initdb + start on a free port.
+# Sets PGHOST, PGPORT, PGUSER, CLUSTER_DIR; stop_cluster stops it.
+start_cluster() {
+    local name="$1"; shift
+    CLUSTER_DIR="$(cluster_dir "$name")"
+    PGPORT="$(free_port)"
+    as_server_user "$PG_BIN/initdb" -D "$CLUSTER_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    local opts="-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$CLUSTER_DIR -c fsync=off"
+    for setting in "$@"; do opts="$opts -c $setting"; done
+    as_server_user "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -o "$opts" -w start >/dev/null \
+        || { cat "$CLUSTER_DIR/server.log" >&2; die "cluster $name did not start"; }
+    export PGHOST=127.0.0.1 PGPORT PGUSER=postgres CLUSTER_DIR
+    log "cluster $name running on port $PGPORT ($CLUSTER_DIR)"
+}
+
+stop_cluster() {
+    if [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ]; then
+        as_server_user "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+}

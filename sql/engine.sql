@@ -1,0 +1,328 @@
+-- The sharing engine's SQL side: the once-per-statement sets the generated
+-- policies read, owner-based rules, manual shares and the explanations.
+-- The policy text itself is generated in Rust (src/protect.rs over
+-- core/src/policy.rs).
+
+CREATE FUNCTION sharing._level_rank(access text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE access WHEN 'read' THEN 1 WHEN 'read_write' THEN 2 WHEN 'read_write_delete' THEN 3
+                       WHEN 'public_read' THEN 1 WHEN 'public_read_write' THEN 2
+                       WHEN 'public_read_write_delete' THEN 3 ELSE 0 END
+$$;
+
+CREATE FUNCTION sharing._level_name(rank integer) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (ARRAY['none', 'read', 'read_write', 'read_write_delete'])[greatest(0, least(rank, 3)) + 1]
+$$;
+
+CREATE FUNCTION sharing._check_access(access text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF access IS NULL OR access NOT IN ('read', 'read_write', 'read_write_delete') THEN
+        RAISE EXCEPTION 'invalid access "%": expected read, read_write or read_write_delete', access
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN access;
+END
+$$;
+
+-- ------------------------------------------------- per-user sets, by user id
+-- Not executable by PUBLIC: they answer for any user. The policy-facing
+-- wrappers below answer only for the current user.
+
+CREATE FUNCTION sharing._active_user(uid bigint) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT active FROM sharing.users WHERE id = uid), false)
+$$;
+
+-- Does rule `rid` reach user `uid`: a recipient, or (superiors_allowed) a
+-- user whose role is a strict ancestor of a recipient's role.
+CREATE FUNCTION sharing._rule_reaches(uid bigint, rid bigint) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((
+        SELECT r.active AND sharing._active_user(uid) AND (
+               r.to_type = 'all_users'
+            OR EXISTS (SELECT 1 FROM sharing._user_principals p
+                        WHERE p.user_id = uid AND p.principal_type = r.to_type AND p.principal_id = r.to_id)
+            OR (r.superiors_allowed AND EXISTS (
+                    SELECT 1
+                      FROM sharing.users me
+                      JOIN sharing._role_closure rc ON rc.ancestor_id = me.role_id AND rc.depth > 0
+                      JOIN sharing.users v ON v.role_id = rc.descendant_id
+                      JOIN sharing._user_principals p
+                        ON p.user_id = v.id AND p.principal_type = r.to_type AND p.principal_id = r.to_id
+                     WHERE me.id = uid)))
+          FROM sharing.rules r WHERE r.id = rid), false)
+$$;
+
+-- Owners whose records `uid` reaches at `min_level` or more in `target`
+-- through ownership, hierarchy, peers and owner-based rules.
+CREATE FUNCTION sharing._visible_owners_of(uid bigint, target regclass, min_level integer) RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH me AS (
+        SELECT u.id, u.role_id FROM sharing.users u WHERE u.id = uid AND u.active
+    )
+    SELECT coalesce(array_agg(DISTINCT owner), '{}') FROM (
+        SELECT me.id AS owner FROM me
+        UNION ALL
+        SELECT v.id
+          FROM me
+          JOIN sharing._role_closure rc ON rc.ancestor_id = me.role_id AND rc.depth > 0
+          JOIN sharing.users v ON v.role_id = rc.descendant_id
+         WHERE (SELECT grant_via_hierarchy FROM sharing.protected_tables WHERE tbl = target)
+        UNION ALL
+        SELECT v.id
+          FROM me
+          JOIN sharing.roles r ON r.id = me.role_id AND r.share_with_peers
+          JOIN sharing.users v ON v.role_id = me.role_id
+         WHERE min_level <= 1
+        UNION ALL
+        SELECT p.user_id
+          FROM me, sharing.rules r
+          JOIN sharing._user_principals p ON p.principal_type = r.from_type AND p.principal_id = r.from_id
+         WHERE r.tbl = target AND r.rule_type = 'owner' AND r.active
+           AND sharing._level_rank(r.access) >= min_level
+           AND sharing._rule_reaches(me.id, r.id)
+    ) reach
+$$;
+
+CREATE FUNCTION sharing._shared_records_of(uid bigint, target regclass, min_level integer) RETURNS text[]
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(DISTINCT s.record_id), '{}')
+      FROM sharing.shares s
+      JOIN sharing._user_principals p
+        ON p.user_id = uid AND p.principal_type = s.to_type AND p.principal_id = s.to_id
+     WHERE s.tbl = target
+       AND sharing._level_rank(s.access) >= min_level
+       AND (s.expires_at IS NULL OR s.expires_at > statement_timestamp())
+       AND sharing._active_user(uid)
+$$;
+
+CREATE FUNCTION sharing._bypass_of(uid bigint, min_level integer) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT p.modify_all OR (p.view_all AND min_level <= 1)
+                       FROM sharing.users u JOIN sharing.profiles p ON p.id = u.profile_id
+                      WHERE u.id = uid AND u.active), false)
+$$;
+
+CREATE FUNCTION sharing._action_allowed_of(uid bigint, target regclass, action text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((
+        SELECT coalesce((SELECT CASE action WHEN 'create' THEN pp.can_create WHEN 'read' THEN pp.can_read
+                                            WHEN 'edit' THEN pp.can_edit WHEN 'delete' THEN pp.can_delete END
+                           FROM sharing.profile_permissions pp
+                          WHERE pp.profile_id = u.profile_id AND pp.tbl = target), true)
+          FROM sharing.users u WHERE u.id = uid AND u.active), false)
+$$;
+
+-- ------------------------------------------ policy-facing, for the current user
+-- SECURITY DEFINER so that any role can evaluate the policies without
+-- reading the catalog itself; each answers only for sharing.current_user_id().
+
+CREATE FUNCTION sharing._is_active() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._active_user(sharing.current_user_id()) $$;
+
+CREATE FUNCTION sharing._rule_reaches_me(rid bigint) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._rule_reaches(sharing.current_user_id(), rid) $$;
+
+CREATE FUNCTION sharing._visible_owners(target regclass, min_level integer) RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._visible_owners_of(sharing.current_user_id(), target, min_level) $$;
+
+CREATE FUNCTION sharing._shared_records(target regclass, min_level integer) RETURNS text[]
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._shared_records_of(sharing.current_user_id(), target, min_level) $$;
+
+CREATE FUNCTION sharing._bypass(min_level integer) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._bypass_of(sharing.current_user_id(), min_level) $$;
+
+CREATE FUNCTION sharing._action_allowed(target regclass, action text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._action_allowed_of(sharing.current_user_id(), target, action) $$;
+
+-- ------------------------------------------------- triggers on protected tables
+
+-- Shares go with their record.
+CREATE FUNCTION sharing._forget_shares() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM sharing.shares WHERE tbl = TG_ARGV[0]::regclass;
+    ELSE
+        EXECUTE format('DELETE FROM sharing.shares WHERE tbl = $1 AND record_id IN (SELECT %I::text FROM gone)',
+                       TG_ARGV[1])
+          USING TG_ARGV[0]::regclass;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Changing a row's owner, primary key or parent needs full access to it.
+CREATE FUNCTION sharing._guard_protected_columns() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    record_id text := to_jsonb(OLD) ->> TG_ARGV[1];
+BEGIN
+    IF (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE oid = sharing._outer_role_oid()) THEN
+        RETURN NEW;
+    END IF;
+    IF sharing.access_level(sharing.current_user_id(), TG_ARGV[0]::regclass, record_id) <> 'read_write_delete' THEN
+        RAISE EXCEPTION 'changing the owner, key or parent of % record % needs full access (read_write_delete)',
+            TG_ARGV[0], record_id USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- -------------------------------------------------------- owner-based rules
+
+CREATE FUNCTION sharing._require_protected(target regclass, owned_only boolean) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM sharing.protected_tables WHERE tbl = target) THEN
+        RAISE EXCEPTION 'table % is not protected by pg_sharing', target USING ERRCODE = '22023',
+            HINT = 'Protect it first with sharing.protect().';
+    END IF;
+    IF owned_only AND EXISTS (SELECT 1 FROM sharing.protected_tables WHERE tbl = target AND owner_column IS NULL) THEN
+        RAISE EXCEPTION 'table % is controlled by its parent and takes no rules of its own', target
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION sharing._check_rule_name(target regclass, rule_name text, except_rule bigint) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF rule_name IS NULL OR btrim(rule_name) = '' THEN
+        RAISE EXCEPTION 'rule name must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT 1 FROM sharing.rules WHERE tbl = target AND name = rule_name
+                                              AND id IS DISTINCT FROM except_rule) THEN
+        RAISE EXCEPTION 'a rule named "%" already exists on table %', rule_name, target USING ERRCODE = '23505';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION sharing.create_owner_rule(tbl regclass, name text, from_type text, from_name text,
+                                          to_type text, to_name text, access text,
+                                          superiors_allowed boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    PERFORM sharing._require_manage('create_owner_rule');
+    PERFORM sharing._require_protected(tbl, true);
+    PERFORM sharing._check_rule_name(tbl, name, NULL);
+    INSERT INTO sharing.rules (tbl, name, rule_type, from_type, from_id, to_type, to_id, access, superiors_allowed)
+    VALUES (tbl, name, 'owner', from_type,
+            sharing._principal_id(from_type, from_name, ARRAY['role', 'role_and_subordinates', 'group']),
+            to_type,
+            sharing._principal_id(to_type, to_name, ARRAY['role', 'role_and_subordinates', 'group', 'all_users']),
+            sharing._check_access(access), coalesce(superiors_allowed, false))
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+
+-- ------------------------------------------------------------ manual shares
+
+CREATE FUNCTION sharing.share_record(tbl regclass, record_id text, to_type text, to_name text,
+                                     access text, expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me bigint := sharing.current_user_id();
+    my_level text;
+    recipient bigint;
+BEGIN
+    PERFORM sharing._require_protected(tbl, true);
+    PERFORM sharing._check_access(access);
+    recipient := sharing._principal_id(to_type, to_name, ARRAY['user', 'role', 'role_and_subordinates', 'group']);
+    IF record_id IS NULL OR NOT sharing._record_exists(tbl, record_id) THEN
+        RAISE EXCEPTION 'record % does not exist in table %', coalesce(record_id, 'NULL'), tbl USING ERRCODE = '22023';
+    END IF;
+    IF NOT sharing._may_manage() THEN
+        my_level := sharing.access_level(me, tbl, record_id);
+        IF my_level <> 'read_write_delete' THEN
+            RAISE EXCEPTION 'permission denied to share % record %: sharing needs full access (you have %)',
+                tbl, record_id, my_level USING ERRCODE = '42501';
+        END IF;
+    END IF;
+    IF expires_at IS NOT NULL AND expires_at <= statement_timestamp() THEN
+        RAISE EXCEPTION 'expires_at % is in the past', expires_at USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO sharing.shares AS s (tbl, record_id, to_type, to_id, access, expires_at, shared_by)
+    VALUES (tbl, record_id, to_type, recipient, access, expires_at, me)
+    ON CONFLICT ON CONSTRAINT shares_tbl_record_id_to_type_to_id_key
+    DO UPDATE SET access = EXCLUDED.access, expires_at = EXCLUDED.expires_at, shared_by = EXCLUDED.shared_by,
+                  shared_by_role = EXCLUDED.shared_by_role, created_at = now();
+END
+$$;
+
+CREATE FUNCTION sharing.unshare_record(tbl regclass, record_id text, to_type text, to_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    recipient bigint;
+BEGIN
+    PERFORM sharing._require_protected(tbl, true);
+    recipient := sharing._principal_id(to_type, to_name, ARRAY['user', 'role', 'role_and_subordinates', 'group']);
+    IF NOT sharing._may_manage()
+       AND sharing.access_level(sharing.current_user_id(), tbl, record_id) <> 'read_write_delete' THEN
+        RAISE EXCEPTION 'permission denied to unshare % record %: needs full access', tbl, record_id
+            USING ERRCODE = '42501';
+    END IF;
+    DELETE FROM sharing.shares s
+     WHERE s.tbl = unshare_record.tbl AND s.record_id = unshare_record.record_id
+       AND s.to_type = unshare_record.to_type AND s.to_id = recipient;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% record % is not shared with % "%"', tbl, record_id, to_type, to_name
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;

@@ -1,0 +1,229 @@
+//! Reading the catalog into the pure models of `pg_sharing_core`.
+
+use crate::error::{Result, SharingError};
+use pg_sharing_core::access::{DefaultAccess, Level};
+use pg_sharing_core::criteria::{self, Column, Criteria, TypeFamily};
+use pg_sharing_core::policy::{CompiledCondition, CriteriaRule, Kind, TableModel, ROW};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+/// A column with what casting a literal to its type needs.
+pub struct ColumnInfo {
+    pub column: Column,
+    pub type_oid: pg_sys::Oid,
+    pub typmod: i32,
+}
+
+/// The first column of the first row of a query, or None when the query
+/// returns no row (or NULL).
+pub fn query_one<T: pgrx::FromDatum + pgrx::IntoDatum>(
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) -> Result<Option<T>> {
+    // `select`, unlike Spi::get_one_with_args, does not assign a
+    // transaction id: these run in every protected query, also in
+    // parallel mode.
+    match Spi::connect(|client| client.select(sql, Some(1), args)?.first().get_one::<T>()) {
+        Ok(v) => Ok(v),
+        Err(pgrx::spi::Error::InvalidPosition) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The qualified, quoted name of a relation (`"public"."accounts"`).
+pub fn qualified_name(rel: pg_sys::Oid) -> Result<String> {
+    query_one::<String>(
+        "SELECT format('%I.%I', n.nspname, c.relname) \
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+          WHERE c.oid = $1",
+        &[rel.into()],
+    )?
+    .ok_or_else(|| {
+        SharingError::UndefinedTable(format!("relation with OID {} does not exist", rel.to_u32()))
+    })
+}
+
+/// The user-visible columns of a relation, in order.
+pub fn columns(rel: pg_sys::Oid) -> Result<Vec<ColumnInfo>> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+                    coalesce(bt.typname, t.typname)::text, a.atttypid, a.atttypmod \
+               FROM pg_catalog.pg_attribute a \
+               JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+               LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype \
+              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped \
+              ORDER BY a.attnum",
+            None,
+            &[rel.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let name: String = row.get(1)?.unwrap_or_default();
+            let sql_type: String = row.get(2)?.unwrap_or_default();
+            let typname: String = row.get(3)?.unwrap_or_default();
+            out.push(ColumnInfo {
+                column: Column {
+                    name,
+                    sql_type,
+                    family: TypeFamily::of_typname(&typname),
+                },
+                type_oid: row.get(4)?.unwrap_or(pg_sys::InvalidOid),
+                typmod: row.get(5)?.unwrap_or(-1),
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// Parses and validates criteria for `rel`, including that every value
+/// casts to its column's type.
+pub fn compile_criteria(rel: pg_sys::Oid, doc: &serde_json::Value) -> Result<Criteria> {
+    let infos = columns(rel)?;
+    let cols: Vec<Column> = infos.iter().map(|c| c.column.clone()).collect();
+    let table = qualified_name(rel)?;
+    let parsed =
+        criteria::parse(doc, &cols, &table).map_err(|e| SharingError::InvalidArgument(e.0))?;
+    for (n, value, _) in parsed.literals() {
+        let col = &parsed.conditions[n - 1].column;
+        let info = infos
+            .iter()
+            .find(|i| i.column.name == col.name)
+            .expect("parsed columns come from this list");
+        check_cast(value, info).map_err(|reason| {
+            SharingError::InvalidArgument(format!(
+                "value \"{value}\" in criteria condition {n} does not fit column \"{}\" of type {}: {reason}",
+                col.name, col.sql_type
+            ))
+        })?;
+    }
+    Ok(parsed)
+}
+
+/// Runs the type's input function on `value`; the error message if it fails.
+fn check_cast(value: &str, info: &ColumnInfo) -> std::result::Result<(), String> {
+    if value.contains('\0') {
+        return Err("contains a NUL character".into());
+    }
+    let cvalue = std::ffi::CString::new(value).map_err(|e| e.to_string())?;
+    let type_oid = info.type_oid;
+    let typmod = info.typmod;
+    PgTryBuilder::new(|| {
+        let mut input = pg_sys::InvalidOid;
+        let mut ioparam = pg_sys::InvalidOid;
+        // SAFETY: valid type OID from pg_attribute; out-pointers are locals;
+        // the C string lives until the call returns. Errors are caught below.
+        unsafe {
+            pg_sys::getTypeInputInfo(type_oid, &mut input, &mut ioparam);
+            pg_sys::OidInputFunctionCall(input, cvalue.as_ptr() as *mut _, ioparam, typmod);
+        }
+        Ok(())
+    })
+    .catch_others(|e| match e {
+        pg_sys::panic::CaughtError::PostgresError(report)
+        | pg_sys::panic::CaughtError::ErrorReport(report) => Err(report.message().to_string()),
+        _ => Err("invalid value".into()),
+    })
+    .execute()
+}
+
+fn load_criteria_rules(rel: pg_sys::Oid) -> Result<Vec<CriteriaRule>> {
+    let rows: Vec<(i64, String, serde_json::Value)> = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT id, access, criteria FROM sharing.rules \
+              WHERE tbl = $1 AND rule_type = 'criteria' AND active ORDER BY id",
+            None,
+            &[rel.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let id: i64 = row.get(1)?.unwrap_or_default();
+            let access: String = row.get(2)?.unwrap_or_default();
+            let criteria: Option<JsonB> = row.get(3)?;
+            out.push((id, access, criteria.map(|j| j.0).unwrap_or_default()));
+        }
+        Ok::<_, SharingError>(out)
+    })?;
+    let mut rules = Vec::with_capacity(rows.len());
+    for (id, access, doc) in rows {
+        let compiled = compile_criteria(rel, &doc)?;
+        rules.push(CriteriaRule {
+            id,
+            access: access.parse::<Level>().map_err(SharingError::Internal)?,
+            condition: CompiledCondition(compiled.to_sql(ROW)),
+        });
+    }
+    Ok(rules)
+}
+
+/// The policy model of a protected table, or None if it is not protected.
+pub fn table_model(rel: pg_sys::Oid) -> Result<Option<TableModel>> {
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<pg_sys::Oid>,
+        Option<String>,
+    );
+    let row: Option<Row> = Spi::connect(|client| {
+        let mut rows = client.select(
+            "SELECT pk_column::text, pk_type, owner_column::text, default_access, parent_tbl::oid, parent_column::text \
+               FROM sharing.protected_tables WHERE tbl = $1",
+            None,
+            &[rel.into()],
+        )?;
+        match rows.next() {
+            None => Ok::<_, SharingError>(None),
+            Some(r) => Ok(Some((
+                r.get(1)?.unwrap_or_default(),
+                r.get(2)?.unwrap_or_default(),
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))),
+        }
+    })?;
+    let Some((pk_column, pk_type, owner_column, default_access, parent_tbl, parent_column)) = row
+    else {
+        return Ok(None);
+    };
+    let kind = match (owner_column, parent_tbl, parent_column) {
+        (Some(owner_column), None, None) => Kind::Owned {
+            owner_column,
+            default_access: default_access
+                .unwrap_or_default()
+                .parse::<DefaultAccess>()
+                .map_err(SharingError::Internal)?,
+            criteria_rules: load_criteria_rules(rel)?,
+        },
+        (None, Some(parent), Some(parent_column)) => Kind::Child {
+            parent_column,
+            parent: Box::new(table_model(parent)?.ok_or_else(|| {
+                SharingError::Internal(format!("parent of {} is not protected", rel.to_u32()))
+            })?),
+        },
+        _ => {
+            return Err(SharingError::Internal(
+                "inconsistent protected_tables row".into(),
+            ))
+        }
+    };
+    Ok(Some(TableModel {
+        table: qualified_name(rel)?,
+        pk_column,
+        pk_type,
+        kind,
+    }))
+}
+
+/// Like [`table_model`], but a table that is not protected is an error.
+pub fn protected_model(rel: pg_sys::Oid) -> Result<TableModel> {
+    table_model(rel)?.ok_or_else(|| {
+        SharingError::InvalidArgument(format!(
+            "table {} is not protected by pg_sharing",
+            qualified_name(rel).unwrap_or_else(|_| rel.to_u32().to_string())
+        ))
+    })
+}

@@ -1,0 +1,54 @@
+//! pg_sharing: CRM-style record sharing enforced by row-level security.
+//!
+//! The pure logic (criteria, patterns, policy text, the reference
+//! evaluator) lives in the `pg_sharing_core` crate; this crate is the thin
+//! layer that reads the catalog, runs SQL and exposes functions.
+//!
+//! SQL that is better written as SQL lives in `sql/`:
+//! - `catalog.sql`: tables of the model, derived sets, audit log;
+//! - `organisation.sql`: admin gate, audit, derived-set upkeep, org functions;
+//! - `engine.sql`: the per-user sets the policies read, owner rules, shares;
+//! - `api.sql`: public wrappers over the Rust internals, explanations, grants.
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+use pgrx::prelude::*;
+
+mod catalog;
+mod error;
+mod identity;
+mod protect;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/catalog.sql", name = "catalog", bootstrap);
+extension_sql_file!(
+    "../sql/organisation.sql",
+    name = "organisation",
+    requires = [identity::current_user_id, identity::_outer_role_oid]
+);
+extension_sql_file!(
+    "../sql/engine.sql",
+    name = "engine",
+    requires = ["organisation"]
+);
+extension_sql_file!("../sql/api.sql", name = "api", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    identity::init();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,419 @@
+//! Protecting tables: validation, catalog rows, indexes, triggers and the
+//! generated policies. The public SQL functions (`sharing.protect`, …) are
+//! thin wrappers in `sql/api.sql` that check the admin gate and call these.
+
+use crate::catalog::{self, protected_model, qualified_name, query_one};
+use crate::error::{OrRaise, Result, SharingError};
+use pg_sharing_core::access::DefaultAccess;
+use pg_sharing_core::policy::POLICY_NAMES;
+use pg_sharing_core::sql::quote_ident;
+use pgrx::prelude::*;
+
+/// What protection needs to know about a table's primary key.
+struct PrimaryKey {
+    column: String,
+    sql_type: String,
+}
+
+fn relkind(rel: pg_sys::Oid) -> Result<Option<String>> {
+    Ok(query_one::<String>(
+        "SELECT relkind::text FROM pg_catalog.pg_class WHERE oid = $1",
+        &[rel.into()],
+    )?)
+}
+
+fn require_table(rel: pg_sys::Oid) -> Result<String> {
+    let name = qualified_name(rel)?;
+    match relkind(rel)?.as_deref() {
+        Some("r") | Some("p") => Ok(name),
+        _ => Err(SharingError::InvalidTableDefinition(format!(
+            "{name} is not a table; only tables (plain or partitioned) can be protected"
+        ))),
+    }
+}
+
+fn primary_key(rel: pg_sys::Oid, name: &str) -> Result<PrimaryKey> {
+    let row = Spi::connect(|client| {
+        let mut rows = client.select(
+            "SELECT i.indnatts::int, a.attname::text, t.typname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) \
+               FROM pg_catalog.pg_index i \
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+               JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+              WHERE i.indrelid = $1 AND i.indisprimary",
+            None,
+            &[rel.into()],
+        )?;
+        match rows.next() {
+            None => Ok::<_, SharingError>(None),
+            Some(r) => Ok(Some((
+                r.get::<i32>(1)?.unwrap_or(0),
+                r.get::<String>(2)?.unwrap_or_default(),
+                r.get::<String>(3)?.unwrap_or_default(),
+                r.get::<String>(4)?.unwrap_or_default(),
+            ))),
+        }
+    })?;
+    let Some((natts, column, typname, sql_type)) = row else {
+        return Err(SharingError::InvalidTableDefinition(format!(
+            "table {name} has no primary key; pg_sharing needs a single-column primary key"
+        )));
+    };
+    if natts != 1 {
+        return Err(SharingError::InvalidTableDefinition(format!(
+            "table {name} has a {natts}-column primary key; pg_sharing needs a single-column primary key"
+        )));
+    }
+    if !matches!(typname.as_str(), "int8" | "int4" | "uuid" | "text") {
+        return Err(SharingError::WrongType(format!(
+            "primary key column \"{column}\" of table {name} has type {sql_type}; \
+             supported are bigint, integer, uuid and text"
+        )));
+    }
+    Ok(PrimaryKey { column, sql_type })
+}
+
+fn column_type(rel: pg_sys::Oid, name: &str, column: &str) -> Result<String> {
+    catalog::columns(rel)?
+        .into_iter()
+        .find(|c| c.column.name == column)
+        .map(|c| c.column.sql_type)
+        .ok_or_else(|| {
+            SharingError::UndefinedColumn(format!(
+                "column \"{column}\" of table {name} does not exist"
+            ))
+        })
+}
+
+/// Creates an index on `column` unless one already leads with it.
+fn ensure_index(rel: pg_sys::Oid, name: &str, column: &str) -> Result<()> {
+    let indexed = query_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+                          JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+                         WHERE i.indrelid = $1 AND a.attname = $2)",
+        &[rel.into(), column.into()],
+    )?
+    .unwrap_or(false);
+    if !indexed {
+        Spi::run(&format!("CREATE INDEX ON {name} ({})", quote_ident(column)))?;
+    }
+    Ok(())
+}
+
+/// Every relation of the table's partition tree (the table itself when it
+/// is not partitioned), as qualified names.
+fn partition_tree(rel: pg_sys::Oid) -> Result<Vec<String>> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT format('%I.%I', n.nspname, c.relname) \
+               FROM pg_catalog.pg_partition_tree($1) t \
+               JOIN pg_catalog.pg_class c ON c.oid = t.relid \
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+              ORDER BY t.level",
+            None,
+            &[rel.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row.get::<String>(1)?.unwrap_or_default());
+        }
+        if out.is_empty() {
+            out.push(qualified_name(rel)?);
+        }
+        Ok(out)
+    })
+}
+
+fn children_of(rel: pg_sys::Oid) -> Result<Vec<pg_sys::Oid>> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT tbl::oid FROM sharing.protected_tables WHERE parent_tbl = $1 ORDER BY tbl::oid",
+            None,
+            &[rel.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(oid) = row.get::<pg_sys::Oid>(1)? {
+                out.push(oid);
+            }
+        }
+        Ok(out)
+    })
+}
+
+fn drop_policies(relation: &str) -> Result<()> {
+    for policy in POLICY_NAMES {
+        Spi::run(&format!("DROP POLICY IF EXISTS {policy} ON {relation}"))?;
+    }
+    Ok(())
+}
+
+/// (Re)generates the policies of a protected table, on every relation of its
+/// partition tree, and of the child tables that follow it.
+pub fn apply_policies(rel: pg_sys::Oid) -> Result<()> {
+    let model = protected_model(rel)?;
+    for relation in partition_tree(rel)? {
+        drop_policies(&relation)?;
+        Spi::run(&format!(
+            "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY"
+        ))?;
+        for statement in model.policies(&relation) {
+            Spi::run(&statement)?;
+        }
+    }
+    for child in children_of(rel)? {
+        apply_policies(child)?;
+    }
+    Ok(())
+}
+
+fn install_triggers(rel: pg_sys::Oid, guarded: &[&str], forget_shares: bool) -> Result<()> {
+    let name = qualified_name(rel)?;
+    let changed: Vec<String> = guarded
+        .iter()
+        .map(|c| format!("OLD.{0} IS DISTINCT FROM NEW.{0}", quote_ident(c)))
+        .collect();
+    Spi::run(&format!(
+        "CREATE TRIGGER sharing_guard BEFORE UPDATE ON {name} FOR EACH ROW WHEN ({}) \
+         EXECUTE FUNCTION sharing._guard_protected_columns()",
+        changed.join(" OR ")
+    ))?;
+    if forget_shares {
+        for relation in partition_tree(rel)? {
+            Spi::run(&format!(
+                "CREATE TRIGGER sharing_forget_shares AFTER DELETE ON {relation} \
+                 REFERENCING OLD TABLE AS gone FOR EACH STATEMENT \
+                 EXECUTE FUNCTION sharing._forget_shares()"
+            ))?;
+            Spi::run(&format!(
+                "CREATE TRIGGER sharing_forget_shares_truncate AFTER TRUNCATE ON {relation} \
+                 FOR EACH STATEMENT EXECUTE FUNCTION sharing._forget_shares()"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+fn require_unprotected(rel: pg_sys::Oid, name: &str) -> Result<()> {
+    let protected = query_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM sharing.protected_tables WHERE tbl = $1)",
+        &[rel.into()],
+    )?
+    .unwrap_or(false);
+    if protected {
+        return Err(SharingError::DuplicateObject(format!(
+            "table {name} is already protected by pg_sharing"
+        )));
+    }
+    Ok(())
+}
+
+fn protect_table(
+    rel: pg_sys::Oid,
+    owner_column: &str,
+    default_access: &str,
+    grant_via_hierarchy: bool,
+) -> Result<()> {
+    let name = require_table(rel)?;
+    require_unprotected(rel, &name)?;
+    let pk = primary_key(rel, &name)?;
+    let owner_type = column_type(rel, &name, owner_column)?;
+    if owner_type != "bigint" {
+        return Err(SharingError::WrongType(format!(
+            "owner column \"{owner_column}\" of table {name} has type {owner_type}; it must be bigint"
+        )));
+    }
+    default_access
+        .parse::<DefaultAccess>()
+        .map_err(SharingError::InvalidArgument)?;
+    Spi::run_with_args(
+        "INSERT INTO sharing.protected_tables (tbl, pk_column, pk_type, owner_column, default_access, grant_via_hierarchy) \
+         VALUES ($1::oid::regclass, $2, $3, $4, $5, $6)",
+        &[
+            rel.into(),
+            pk.column.as_str().into(),
+            pk.sql_type.as_str().into(),
+            owner_column.into(),
+            default_access.into(),
+            grant_via_hierarchy.into(),
+        ],
+    )?;
+    ensure_index(rel, &name, owner_column)?;
+    install_triggers(rel, &[owner_column, &pk.column], true)?;
+    apply_policies(rel)
+}
+
+fn protect_child_table(rel: pg_sys::Oid, parent_column: &str, parent: pg_sys::Oid) -> Result<()> {
+    let name = require_table(rel)?;
+    require_unprotected(rel, &name)?;
+    let pk = primary_key(rel, &name)?;
+    let parent_model = protected_model(parent)?;
+    let column_type = column_type(rel, &name, parent_column)?;
+    if column_type != parent_model.pk_type {
+        return Err(SharingError::WrongType(format!(
+            "parent column \"{parent_column}\" of table {name} has type {column_type}, \
+             but the primary key of {} has type {}",
+            parent_model.table, parent_model.pk_type
+        )));
+    }
+    Spi::run_with_args(
+        "INSERT INTO sharing.protected_tables (tbl, pk_column, pk_type, parent_tbl, parent_column) \
+         VALUES ($1::oid::regclass, $2, $3, $4::oid::regclass, $5)",
+        &[
+            rel.into(),
+            pk.column.as_str().into(),
+            pk.sql_type.as_str().into(),
+            parent.into(),
+            parent_column.into(),
+        ],
+    )?;
+    ensure_index(rel, &name, parent_column)?;
+    install_triggers(rel, &[parent_column, &pk.column], false)?;
+    apply_policies(rel)
+}
+
+fn unprotect_table(rel: pg_sys::Oid) -> Result<()> {
+    let model = protected_model(rel)?;
+    let children = children_of(rel)?;
+    if !children.is_empty() {
+        let names: Vec<String> = children
+            .iter()
+            .map(|c| qualified_name(*c))
+            .collect::<Result<_>>()?;
+        return Err(SharingError::InvalidArgument(format!(
+            "table {} still controls child table(s) {}; unprotect them first",
+            model.table,
+            names.join(", ")
+        )));
+    }
+    for relation in partition_tree(rel)? {
+        drop_policies(&relation)?;
+        Spi::run(&format!(
+            "ALTER TABLE {relation} NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY"
+        ))?;
+        Spi::run(&format!(
+            "DROP TRIGGER IF EXISTS sharing_forget_shares ON {relation}"
+        ))?;
+        Spi::run(&format!(
+            "DROP TRIGGER IF EXISTS sharing_forget_shares_truncate ON {relation}"
+        ))?;
+    }
+    Spi::run(&format!(
+        "DROP TRIGGER IF EXISTS sharing_guard ON {}",
+        model.table
+    ))?;
+    Spi::run_with_args(
+        "DELETE FROM sharing.protected_tables WHERE tbl = $1",
+        &[rel.into()],
+    )?;
+    Ok(())
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn _protect_table(
+    tbl: pg_sys::Oid,
+    owner_column: &str,
+    default_access: &str,
+    grant_via_hierarchy: bool,
+) {
+    protect_table(tbl, owner_column, default_access, grant_via_hierarchy).or_raise()
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn _protect_child_table(tbl: pg_sys::Oid, parent_column: &str, parent: pg_sys::Oid) {
+    protect_child_table(tbl, parent_column, parent).or_raise()
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn _unprotect_table(tbl: pg_sys::Oid) {
+    unprotect_table(tbl).or_raise()
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn _apply_policies(tbl: pg_sys::Oid) {
+    apply_policies(tbl).or_raise()
+}
+
+/// The policy statements the model generates for a protected table.
+#[pg_extern(stable, parallel_restricted)]
+fn _policy_sql(tbl: pg_sys::Oid) -> String {
+    let model = protected_model(tbl).or_raise();
+    let mut out: Vec<String> = model
+        .policies(&model.table)
+        .into_iter()
+        .map(|s| format!("{s};"))
+        .collect();
+    out.push(String::new());
+    out.join("\n")
+}
+
+/// Validates criteria for a table; returns how a person reads them.
+#[pg_extern(stable, parallel_restricted)]
+fn _compile_criteria(tbl: pg_sys::Oid, criteria: pgrx::JsonB) -> String {
+    catalog::compile_criteria(tbl, &criteria.0)
+        .or_raise()
+        .describe()
+}
+
+/// Whether a record with this key exists (RLS aside).
+#[pg_extern(stable, parallel_restricted)]
+fn _record_exists(tbl: pg_sys::Oid, record_id: &str) -> bool {
+    let model = protected_model(tbl).or_raise();
+    query_one::<bool>(
+        &format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE {} = $1::{})",
+            model.table,
+            quote_ident(&model.pk_column),
+            model.pk_type
+        ),
+        &[record_id.into()],
+    )
+    .or_raise()
+    .unwrap_or(false)
+}
+
+/// The level (0..3) `user_id` has on a record, evaluated with the very
+/// predicates of the policies; 0 for an unknown record.
+#[pg_extern(stable, parallel_restricted)]
+fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 {
+    let model = protected_model(tbl).or_raise();
+    let query = model.level_query();
+    crate::identity::as_user(user_id, || {
+        query_one::<i32>(&query, &[record_id.into()])
+            .or_raise()
+            .unwrap_or(0)
+    })
+}
+
+/// The ids of the active criteria rules of `tbl` whose criteria the record
+/// matches (whoever they reach).
+#[pg_extern(stable, parallel_restricted)]
+fn _criteria_rules_matching(tbl: pg_sys::Oid, record_id: &str) -> Vec<i64> {
+    let model = protected_model(tbl).or_raise();
+    let pg_sharing_core::policy::Kind::Owned { criteria_rules, .. } = &model.kind else {
+        return Vec::new();
+    };
+    if criteria_rules.is_empty() {
+        return Vec::new();
+    }
+    let row = format!("{}.", model.table);
+    let cases: Vec<String> = criteria_rules
+        .iter()
+        .map(|r| {
+            format!(
+                "CASE WHEN {} THEN {}::bigint END",
+                r.condition.with_row(&row),
+                r.id
+            )
+        })
+        .collect();
+    let query = format!(
+        "SELECT pg_catalog.array_remove(ARRAY[{}], NULL) FROM {} WHERE {row}{} = $1::{}",
+        cases.join(", "),
+        model.table,
+        quote_ident(&model.pk_column),
+        model.pk_type
+    );
+    query_one::<Vec<i64>>(&query, &[record_id.into()])
+        .or_raise()
+        .unwrap_or_default()
+}
