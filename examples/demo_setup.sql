@@ -1,5 +1,6 @@
 -- A small CRM org: a CEO, a sales manager with two reps, a support agent,
--- and a private accounts table. Run as a superuser in a fresh database.
+-- and a private accounts table. Run as a superuser in a fresh database
+-- (scripts/demo.sh does; the regression suite runs it in a transaction).
 \set ON_ERROR_STOP on
 CREATE EXTENSION IF NOT EXISTS pg_sharing;
 
@@ -49,8 +50,7 @@ SELECT sharing.create_criteria_rule('accounts', 'New York accounts to support',
     '{"conditions": [{"column": "billing_city", "op": "=", "value": "New York"}]}',
     'role', 'Support', 'read');
 
--- Will shares one of his accounts with Erin, read-only.
-BEGIN;
-SELECT sharing.act_as(4);
+-- Will (connected as himself) shares one of his accounts with Erin, read-only.
+SET ROLE rep_west;
 SELECT sharing.share_record('accounts', '201', 'user', 'Erin East', 'read');
-COMMIT;
+RESET ROLE;

@@ -8,7 +8,7 @@ RUN_DIR="$ROOT/.run"
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG="$PG_BIN/pg_config"
 PGRX_VERSION=0.18.1
-DEB_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 clang libclang-dev pgbouncer)
+DEB_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 clang libclang-dev pgbouncer sudo)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -57,10 +57,12 @@ ensure_prereqs() {
 # Builds the extension and installs it into the system PostgreSQL 15.
 install_extension() {
     log "building and installing pg_sharing"
-    if is_root || [ -w "$($PG_CONFIG --pkglibdir)" ]; then
-        (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" "$@" >/dev/null)
-    else
-        (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" --sudo "$@" >/dev/null)
+    mkdir -p "$RUN_DIR"
+    local sudo_flag=()
+    is_root || [ -w "$($PG_CONFIG --pkglibdir)" ] || sudo_flag=(--sudo)
+    if ! (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" "${sudo_flag[@]}" "$@") >"$RUN_DIR/install.log" 2>&1; then
+        tail -n 60 "$RUN_DIR/install.log" >&2
+        die "building or installing the extension failed (full log: $RUN_DIR/install.log)"
     fi
 }
 
@@ -85,7 +87,8 @@ free_port() {
 # A directory the server user can write: under .run/ when it can reach it,
 # else a fresh one under /tmp.
 cluster_dir() {
-    local name="$1" dir="$RUN_DIR/$name"
+    local name="$1"
+    local dir="$RUN_DIR/$name"
     mkdir -p "$RUN_DIR"
     rm -rf "$dir"
     mkdir -p "$dir"

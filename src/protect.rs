@@ -142,7 +142,14 @@ fn children_of(rel: pg_sys::Oid) -> Result<Vec<pg_sys::Oid>> {
 
 fn drop_policies(relation: &str) -> Result<()> {
     for policy in POLICY_NAMES {
-        Spi::run(&format!("DROP POLICY IF EXISTS {policy} ON {relation}"))?;
+        let exists = query_one::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass AND polname = $2)",
+            &[relation.into(), policy.into()],
+        )?
+        .unwrap_or(false);
+        if exists {
+            Spi::run(&format!("DROP POLICY {policy} ON {relation}"))?;
+        }
     }
     Ok(())
 }

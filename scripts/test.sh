@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The whole test suite: sets up what is missing, then runs
+#   1. unit tests of the pure logic        (cargo test -p pg_sharing_core)
+#   2. in-server tests                      (cargo pgrx test, #[pg_test])
+#   3. SQL regression tests                 (tests/pg_regress, pg_regress)
+#   4. integration tests with real clients  (cargo test -p pg_sharing_itest)
+# against throwaway clusters, and exits non-zero if anything fails.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh --only X   one part: unit, pgrx, regress or itest
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ONLY=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --only) ONLY="$2"; shift 2 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) die "unknown option $1 (try --help)" ;;
+    esac
+done
+wants() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+
+START=$(date +%s)
+FAILED=()
+PASSED=()
+record() { if [ "$2" -eq 0 ]; then PASSED+=("$1"); else FAILED+=("$1"); fi; }
+
+ensure_prereqs
+
+if wants unit; then
+    log "1. unit tests of the pure logic"
+    set +e; (cd "$ROOT" && cargo test -p pg_sharing_core); rc=$?; set -e
+    record unit $rc
+fi
+
+if wants pgrx; then
+    log "2. in-server tests (cargo pgrx test)"
+    runas=()
+    if is_root; then
+        # pgrx creates its cluster below this folder, as postgres (via sudo).
+        runas=(--runas postgres --pgdata "$(cluster_dir pgrx-test)")
+    fi
+    set +e; (cd "$ROOT" && cargo pgrx test pg15 "${runas[@]}"); rc=$?; set -e
+    record pgrx $rc
+fi
+
+if wants regress || wants itest; then
+    # cargo pgrx test installed a build with test code; install the real one.
+    install_extension
+    start_cluster test
+    trap stop_cluster EXIT
+fi
+
+if wants regress; then
+    log "3. SQL regression tests (tests/pg_regress)"
+    outdir="$RUN_DIR/regress"
+    rm -rf "$outdir"; mkdir -p "$outdir"
+    tests=$(cd "$ROOT/tests/pg_regress/sql" && ls *.sql | sed 's/\.sql$//' | sort)
+    set +e
+    # Tests find shared files (examples/) relative to tests/pg_regress.
+    cd "$ROOT/tests/pg_regress"
+    "$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+        --host="$PGHOST" --port="$PGPORT" --user=postgres \
+        --inputdir="$ROOT/tests/pg_regress" --outputdir="$outdir" \
+        --dbname=pg_sharing_regress $tests
+    rc=$?
+    cd "$ROOT"
+    set -e
+    if [ $rc -ne 0 ] && [ -f "$outdir/regression.diffs" ]; then
+        head -n 200 "$outdir/regression.diffs"
+    fi
+    record regress $rc
+fi
+
+if wants itest; then
+    log "4. integration tests through real client connections"
+    set +e
+    (cd "$ROOT" && PG_SHARING_TEST_HOST="$PGHOST" PG_SHARING_TEST_PORT="$PGPORT" \
+        cargo test -p pg_sharing_itest -- --test-threads=2)
+    rc=$?
+    set -e
+    record itest $rc
+fi
+
+echo
+log "finished in $(( $(date +%s) - START ))s"
+echo "suites: ${#PASSED[@]} passed, ${#FAILED[@]} failed${FAILED:+ (${FAILED[*]})}"
+[ ${#FAILED[@]} -eq 0 ]
