@@ -76,7 +76,8 @@ as_server_user() {
 
 free_port() {
     local port
-    for port in $(seq "${1:-55432}" 65000); do
+    # Start at a PID-dependent port so that parallel runs rarely collide.
+    for port in $(seq "${1:-$((55432 + $$ % 2000))}" 65000); do
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"; return
         fi

@@ -8,6 +8,8 @@
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --only X   one part: unit, pgrx, regress or itest
+#   REGRESS_TESTS="10_roles 11_users" scripts/test.sh --only regress
+#                              only those regression tests (after 00_setup)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ONLY=""
@@ -47,15 +49,18 @@ fi
 if wants regress || wants itest; then
     # cargo pgrx test installed a build with test code; install the real one.
     install_extension
-    start_cluster test
-    trap stop_cluster EXIT
+    start_cluster "test-$$"
+    trap 'stop_cluster; rm -rf "$CLUSTER_DIR"' EXIT
 fi
 
 if wants regress; then
     log "3. SQL regression tests (tests/pg_regress)"
     outdir="$RUN_DIR/regress"
+    [ -z "${REGRESS_TESTS:-}" ] || outdir="$RUN_DIR/regress-$$"
     rm -rf "$outdir"; mkdir -p "$outdir"
-    tests=$(cd "$ROOT/tests/pg_regress/sql" && ls *.sql | sed 's/\.sql$//' | sort)
+    tests=${REGRESS_TESTS:+00_setup $REGRESS_TESTS}
+    tests=${tests:-$(cd "$ROOT/tests/pg_regress/sql" && ls *.sql | sed 's/\.sql$//' | sort)}
+    log "results in $outdir"
     set +e
     # Tests find shared files (examples/) relative to tests/pg_regress.
     cd "$ROOT/tests/pg_regress"
