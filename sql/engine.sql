@@ -126,8 +126,13 @@ LANGUAGE sql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce((
+        -- Editing or deleting a record one may not read is not a thing:
+        -- edit and delete need the read flag too (PostgreSQL applies the
+        -- SELECT policy to most UPDATEs and DELETEs anyway; this makes
+        -- every one of them, and can_edit / can_delete, agree).
         SELECT coalesce((SELECT CASE action WHEN 'create' THEN pp.can_create WHEN 'read' THEN pp.can_read
-                                            WHEN 'edit' THEN pp.can_edit WHEN 'delete' THEN pp.can_delete END
+                                            WHEN 'edit' THEN pp.can_edit AND pp.can_read
+                                            WHEN 'delete' THEN pp.can_delete AND pp.can_read END
                            FROM sharing.profile_permissions pp
                           WHERE pp.profile_id = u.profile_id AND pp.tbl = target), true)
           FROM sharing.users u WHERE u.id = uid AND u.active), false)
@@ -174,13 +179,16 @@ CREATE FUNCTION sharing._forget_shares() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    -- A partition's shares are filed under its protected root table.
+    root regclass := coalesce(pg_partition_root(TG_RELID), TG_RELID);
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM sharing.shares WHERE tbl = TG_ARGV[0]::regclass;
+        DELETE FROM sharing.shares WHERE tbl = root;
     ELSE
         EXECUTE format('DELETE FROM sharing.shares WHERE tbl = $1 AND record_id IN (SELECT %I::text FROM gone)',
-                       TG_ARGV[1])
-          USING TG_ARGV[0]::regclass;
+                       (SELECT pk_column FROM sharing.protected_tables WHERE tbl = root))
+          USING root;
     END IF;
     RETURN NULL;
 END
@@ -192,14 +200,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    record_id text := to_jsonb(OLD) ->> TG_ARGV[1];
+    root regclass := coalesce(pg_partition_root(TG_RELID), TG_RELID);
+    record_id text := to_jsonb(OLD) ->> (SELECT pk_column::text FROM sharing.protected_tables WHERE tbl = root);
 BEGIN
     IF (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE oid = sharing._outer_role_oid()) THEN
         RETURN NEW;
     END IF;
-    IF sharing.access_level(sharing.current_user_id(), TG_ARGV[0]::regclass, record_id) <> 'read_write_delete' THEN
+    IF sharing.access_level(sharing.current_user_id(), root, record_id) <> 'read_write_delete' THEN
         RAISE EXCEPTION 'changing the owner, key or parent of % record % needs full access (read_write_delete)',
-            TG_ARGV[0], record_id USING ERRCODE = '42501';
+            root, record_id USING ERRCODE = '42501';
     END IF;
     RETURN NEW;
 END
@@ -220,7 +229,7 @@ BEGIN
             HINT = 'Protect it first with sharing.protect().';
     END IF;
     IF owned_only AND EXISTS (SELECT 1 FROM sharing.protected_tables WHERE tbl = target AND owner_column IS NULL) THEN
-        RAISE EXCEPTION 'table % is controlled by its parent and takes no rules of its own', target
+        RAISE EXCEPTION 'table % is controlled by its parent: it has no default access, rules or shares of its own', target
             USING ERRCODE = '22023';
     END IF;
 END

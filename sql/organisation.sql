@@ -221,7 +221,9 @@ AS $$
       JOIN sharing._group_closure gc ON gc.member_group_id = gm.group_id;
 $$;
 
--- Recomputes the role closure; refuses a cycle, naming it.
+-- Recomputes the role closure; refuses a cycle, naming it from superior to
+-- subordinate ("A → B → A": B's parent is A and A's parent is B). Several
+-- roles of one cycle could name it: the one with the first name does.
 CREATE FUNCTION sharing._refresh_role_closure() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -236,8 +238,11 @@ BEGIN
           FROM up JOIN sharing.roles r ON r.id = up.ancestor_id
          WHERE r.parent_id IS NOT NULL AND NOT up.is_cycle
     )
-    SELECT string_agg(r.name, ' → ' ORDER BY p.ord) INTO cycle_path
-      FROM (SELECT path FROM up WHERE is_cycle LIMIT 1) c,
+    SELECT string_agg(r.name, ' → ' ORDER BY p.ord DESC) INTO cycle_path
+      FROM (SELECT up.path FROM up JOIN sharing.roles start ON start.id = up.path[1]
+             -- walks that start on the cycle itself come back to their start
+             WHERE up.is_cycle AND up.ancestor_id = up.path[1]
+             ORDER BY start.name LIMIT 1) c,
            unnest(c.path) WITH ORDINALITY AS p (role_id, ord)
       JOIN sharing.roles r ON r.id = p.role_id;
     IF cycle_path IS NOT NULL THEN
@@ -257,13 +262,15 @@ BEGIN
 END
 $$;
 
--- Recomputes the group closure; refuses a cycle.
+-- Recomputes the group closure; refuses a cycle, naming it from container
+-- to member ("A → B → A": B is a member of A and A a member of B). The
+-- shortest cycle is named, starting at the group with the first name.
 CREATE FUNCTION sharing._refresh_group_closure() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    offender record;
+    cycle_path text;
 BEGIN
     DELETE FROM sharing._group_closure;
     INSERT INTO sharing._group_closure (group_id, member_group_id)
@@ -276,22 +283,36 @@ BEGIN
     )
     SELECT group_id, member_group_id FROM down;
 
-    SELECT g.name AS outer_name, m.name AS inner_name INTO offender
-      FROM sharing._group_closure c
-      JOIN sharing._group_closure back ON back.group_id = c.member_group_id AND back.member_group_id = c.group_id
-      JOIN sharing.groups g ON g.id = c.group_id
-      JOIN sharing.groups m ON m.id = c.member_group_id
-     WHERE c.group_id <> c.member_group_id
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'group membership cycle: group "%" and group "%" contain each other',
-            offender.outer_name, offender.inner_name USING ERRCODE = '23514';
+    -- Cheap test first: two groups that contain each other.
+    IF NOT EXISTS (SELECT 1 FROM sharing._group_closure c
+                     JOIN sharing._group_closure back
+                       ON back.group_id = c.member_group_id AND back.member_group_id = c.group_id
+                    WHERE c.group_id <> c.member_group_id) THEN
+        RETURN;
     END IF;
+    WITH RECURSIVE walk (start_id, reached, path) AS (
+        SELECT gm.group_id, gm.member_id, ARRAY[gm.group_id, gm.member_id]
+          FROM sharing.group_members gm WHERE gm.member_type = 'group'
+        UNION ALL
+        SELECT w.start_id, gm.member_id, w.path || gm.member_id
+          FROM walk w JOIN sharing.group_members gm ON gm.group_id = w.reached AND gm.member_type = 'group'
+         WHERE w.reached <> w.start_id AND NOT gm.member_id = ANY (w.path[2:])
+    )
+    SELECT string_agg(g.name, ' → ' ORDER BY p.ord) INTO cycle_path
+      FROM (SELECT w.path FROM walk w JOIN sharing.groups start ON start.id = w.start_id
+             WHERE w.reached = w.start_id
+             ORDER BY cardinality(w.path), start.name, w.path LIMIT 1) c,
+           unnest(c.path) WITH ORDINALITY AS p (group_id, ord)
+      JOIN sharing.groups g ON g.id = p.group_id;
+    RAISE EXCEPTION 'group membership cycle: %', cycle_path USING ERRCODE = '23514';
 END
 $$;
 
+-- The upkeep triggers are SECURITY DEFINER: a sharing_admin member writing
+-- the catalog directly may not write the derived sets (nor call the
+-- internal functions that rebuild them) by themselves.
 CREATE FUNCTION sharing._roles_changed() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -302,7 +323,7 @@ END
 $$;
 
 CREATE FUNCTION sharing._groups_changed() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -319,7 +340,7 @@ END
 $$;
 
 CREATE FUNCTION sharing._users_changed() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -335,11 +356,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT CASE NEW.member_type
+    IF NOT (CASE NEW.member_type
         WHEN 'user' THEN EXISTS (SELECT 1 FROM sharing.users WHERE id = NEW.member_id)
         WHEN 'group' THEN EXISTS (SELECT 1 FROM sharing.groups WHERE id = NEW.member_id)
         ELSE EXISTS (SELECT 1 FROM sharing.roles WHERE id = NEW.member_id)
-    END THEN
+    END) THEN
         RAISE EXCEPTION 'group member % % does not exist', NEW.member_type, NEW.member_id
             USING ERRCODE = '23503';
     END IF;
@@ -351,18 +372,38 @@ BEGIN
 END
 $$;
 
+-- A role or group that a rule still names cannot go (the rule would name
+-- nobody); whatever else names a deleted user, role or group goes with it:
+-- its group memberships and the manual shares made to it.
 CREATE FUNCTION sharing._forget_principal() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind text := CASE TG_TABLE_NAME WHEN 'users' THEN 'user' WHEN 'groups' THEN 'group' ELSE 'role' END;
+    types text[] := CASE kind WHEN 'role' THEN ARRAY['role', 'role_and_subordinates'] ELSE ARRAY[kind] END;
+    rules_left bigint;
+BEGIN
+    SELECT count(*) INTO rules_left FROM sharing.rules
+     WHERE (from_type = ANY (types) AND from_id = OLD.id) OR (to_type = ANY (types) AND to_id = OLD.id);
+    IF rules_left > 0 THEN
+        RAISE EXCEPTION '% "%" is still used by % rule(s)', kind, OLD.name, rules_left USING ERRCODE = '23503';
+    END IF;
+    DELETE FROM sharing.group_members WHERE member_id = OLD.id AND member_type = ANY (types);
+    DELETE FROM sharing.shares WHERE to_id = OLD.id AND to_type = ANY (types);
+    RETURN OLD;
+END
+$$;
+
+-- Ids are what rules, shares, memberships and the application's own tables
+-- (owner columns) hold: a user, role, group or profile keeps its id.
+CREATE FUNCTION sharing._keep_id() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    DELETE FROM sharing.group_members
-     WHERE member_id = OLD.id
-       AND member_type = ANY (CASE TG_TABLE_NAME
-                                  WHEN 'users' THEN ARRAY['user']
-                                  WHEN 'groups' THEN ARRAY['group']
-                                  ELSE ARRAY['role', 'role_and_subordinates'] END);
-    RETURN OLD;
+    RAISE EXCEPTION 'the id of % "%" cannot change (from % to %)',
+        rtrim(TG_TABLE_NAME, 's'), OLD.name, OLD.id, NEW.id USING ERRCODE = '0A000';
 END
 $$;
 
@@ -371,10 +412,32 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- Checked when set: a mapping whose login role was dropped since does
+    -- not block other changes to the user (deactivating them, say).
+    IF TG_OP = 'UPDATE' AND NEW.db_role IS NOT DISTINCT FROM OLD.db_role THEN
+        RETURN NEW;
+    END IF;
     IF NEW.db_role IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = NEW.db_role) THEN
         RAISE EXCEPTION 'database role "%" does not exist', NEW.db_role USING ERRCODE = '42704';
     END IF;
     RETURN NEW;
+END
+$$;
+
+-- The predefined profiles are part of the extension (created by its script,
+-- not kept by pg_dump): they keep their name and flags. Custom profiles
+-- (sharing.create_profile) are for anything else.
+CREATE FUNCTION sharing._keep_predefined_profile() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'profile "%" is predefined and cannot be %', OLD.name,
+        CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'changed' END USING ERRCODE = '0A000',
+        HINT = 'Create a profile of your own with sharing.create_profile().';
 END
 $$;
 
@@ -388,6 +451,17 @@ CREATE TRIGGER forget_principal BEFORE DELETE ON sharing.groups
     FOR EACH ROW EXECUTE FUNCTION sharing._forget_principal();
 CREATE TRIGGER check_member BEFORE INSERT OR UPDATE ON sharing.group_members
     FOR EACH ROW EXECUTE FUNCTION sharing._check_group_member();
+CREATE TRIGGER keep_id BEFORE UPDATE OF id ON sharing.users
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION sharing._keep_id();
+CREATE TRIGGER keep_id BEFORE UPDATE OF id ON sharing.roles
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION sharing._keep_id();
+CREATE TRIGGER keep_id BEFORE UPDATE OF id ON sharing.groups
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION sharing._keep_id();
+CREATE TRIGGER keep_id BEFORE UPDATE OF id ON sharing.profiles
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION sharing._keep_id();
+CREATE TRIGGER keep_predefined BEFORE UPDATE OR DELETE ON sharing.profiles
+    FOR EACH ROW WHEN (OLD.name IN ('administrator', 'standard'))
+    EXECUTE FUNCTION sharing._keep_predefined_profile();
 
 CREATE TRIGGER derive AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.roles
     FOR EACH STATEMENT EXECUTE FUNCTION sharing._roles_changed();
@@ -493,7 +567,7 @@ BEGIN
         RAISE EXCEPTION 'role "%" is still in use: % user(s), % subordinate role(s), % rule(s)',
             name, users_left, children_left, rules_left USING ERRCODE = '23503';
     END IF;
-    DELETE FROM sharing.shares WHERE to_type IN ('role', 'role_and_subordinates') AND to_id = dropped;
+    -- Its group memberships and the shares made to it go too (_forget_principal).
     DELETE FROM sharing.roles WHERE id = dropped;
 END
 $$;
@@ -541,6 +615,9 @@ BEGIN
 END
 $$;
 
+-- `changes` is an object with any of: role (a role name, or null for no
+-- role), profile (a profile name), db_role (a database role, or null to
+-- unmap), active (true/false), name (the new name).
 CREATE FUNCTION sharing.alter_user(name text, changes jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -548,6 +625,7 @@ AS $$
 DECLARE
     target sharing.users;
     key text;
+    value jsonb;
 BEGIN
     PERFORM sharing._require_manage('alter_user');
     SELECT * INTO target FROM sharing.users u WHERE u.name = alter_user.name FOR UPDATE;
@@ -557,35 +635,47 @@ BEGIN
     IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
         RAISE EXCEPTION 'changes must be a JSON object, got %', coalesce(changes::text, 'NULL') USING ERRCODE = '22023';
     END IF;
-    FOR key IN SELECT jsonb_object_keys(changes) LOOP
-        CASE key
-        WHEN 'role' THEN
-            target.role_id := CASE WHEN changes->>'role' IS NOT NULL THEN sharing._role_id(changes->>'role') END;
-        WHEN 'profile' THEN
-            target.profile_id := sharing._profile_id(changes->>'profile');
-        WHEN 'db_role' THEN
-            target.db_role := changes->>'db_role';
-        WHEN 'active' THEN
-            IF jsonb_typeof(changes->'active') <> 'boolean' THEN
-                RAISE EXCEPTION '"active" must be true or false, got %', changes->'active' USING ERRCODE = '22023';
-            END IF;
-            target.active := (changes->>'active')::boolean;
-        WHEN 'name' THEN
-            IF coalesce(btrim(changes->>'name'), '') = '' THEN
-                RAISE EXCEPTION 'user name must not be empty' USING ERRCODE = '22023';
-            END IF;
-            target.name := changes->>'name';
-        ELSE
+    FOR key, value IN SELECT e.key, e.value FROM jsonb_each(changes) e ORDER BY e.key LOOP
+        IF key NOT IN ('role', 'profile', 'db_role', 'active', 'name') THEN
             RAISE EXCEPTION 'unknown key "%" in changes (expected role, profile, db_role, active, name)', key
                 USING ERRCODE = '22023';
+        END IF;
+        IF key = 'active' AND jsonb_typeof(value) <> 'boolean' THEN
+            RAISE EXCEPTION '"active" must be true or false, got %', value USING ERRCODE = '22023';
+        END IF;
+        IF key <> 'active' AND NOT (jsonb_typeof(value) = 'string'
+                                    OR (key IN ('role', 'db_role') AND jsonb_typeof(value) = 'null')) THEN
+            RAISE EXCEPTION '"%" must be %, got %', key,
+                CASE WHEN key IN ('role', 'db_role') THEN 'a name or null' ELSE 'a name' END, value
+                USING ERRCODE = '22023';
+        END IF;
+        CASE key
+        WHEN 'role' THEN
+            target.role_id := CASE WHEN value <> 'null' THEN sharing._role_id(value #>> '{}') END;
+        WHEN 'profile' THEN
+            target.profile_id := sharing._profile_id(value #>> '{}');
+        WHEN 'db_role' THEN
+            target.db_role := value #>> '{}';
+            IF EXISTS (SELECT 1 FROM sharing.users u WHERE u.db_role = target.db_role AND u.id <> target.id) THEN
+                RAISE EXCEPTION 'database role "%" is already mapped to user "%"', target.db_role,
+                    (SELECT u.name FROM sharing.users u WHERE u.db_role = target.db_role) USING ERRCODE = '23505';
+            END IF;
+        WHEN 'active' THEN
+            target.active := value::boolean;
+        WHEN 'name' THEN
+            IF btrim(value #>> '{}') = '' THEN
+                RAISE EXCEPTION 'user name must not be empty' USING ERRCODE = '22023';
+            END IF;
+            target.name := value #>> '{}';
+            IF EXISTS (SELECT 1 FROM sharing.users u WHERE u.name = target.name AND u.id <> target.id) THEN
+                RAISE EXCEPTION 'user "%" already exists', target.name USING ERRCODE = '23505';
+            END IF;
         END CASE;
     END LOOP;
     UPDATE sharing.users u
        SET name = target.name, role_id = target.role_id, profile_id = target.profile_id,
            db_role = target.db_role, active = target.active
      WHERE u.id = target.id;
-EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'cannot alter user "%": %', name, SQLERRM USING ERRCODE = '23505';
 END
 $$;
 
@@ -626,19 +716,20 @@ BEGIN
         IF mid = gid THEN
             RAISE EXCEPTION 'group "%" cannot be a member of itself', group_name USING ERRCODE = '23514';
         END IF;
-        -- A cycle if the new member already contains the group: name the path.
-        WITH RECURSIVE walk (gid, path) AS (
-            SELECT mid, ARRAY[mid]
-            UNION ALL
-            SELECT gm.member_id, w.path || gm.member_id
-              FROM walk w JOIN sharing.group_members gm ON gm.group_id = w.gid AND gm.member_type = 'group'
-             WHERE NOT gm.member_id = ANY (w.path)
-        )
-        SELECT string_agg(g.name, ' → ' ORDER BY p.ord) INTO chain
-          FROM (SELECT path FROM walk WHERE walk.gid = add_to_group.gid LIMIT 1) w,
-               unnest(ARRAY[gid] || w.path) WITH ORDINALITY AS p (id, ord)
-          JOIN sharing.groups g ON g.id = p.id;
-        IF chain IS NOT NULL THEN
+        -- A cycle if the new member already contains the group (the closure
+        -- answers that); then name the shortest such path.
+        IF EXISTS (SELECT 1 FROM sharing._group_closure c WHERE c.group_id = mid AND c.member_group_id = gid) THEN
+            WITH RECURSIVE walk (reached, path) AS (
+                SELECT mid, ARRAY[mid]
+                UNION ALL
+                SELECT gm.member_id, w.path || gm.member_id
+                  FROM walk w JOIN sharing.group_members gm ON gm.group_id = w.reached AND gm.member_type = 'group'
+                 WHERE NOT gm.member_id = ANY (w.path)
+            )
+            SELECT string_agg(g.name, ' → ' ORDER BY p.ord) INTO chain
+              FROM (SELECT path FROM walk WHERE walk.reached = gid ORDER BY cardinality(path), path LIMIT 1) w,
+                   unnest(ARRAY[gid] || w.path) WITH ORDINALITY AS p (id, ord)
+              JOIN sharing.groups g ON g.id = p.id;
             RAISE EXCEPTION 'adding group "%" to group "%" would create a cycle: %', member_name, group_name, chain
                 USING ERRCODE = '23514';
         END IF;
@@ -673,19 +764,11 @@ CREATE FUNCTION sharing.drop_group(name text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    gid bigint;
-    rules_left bigint;
 BEGIN
     PERFORM sharing._require_manage('drop_group');
-    gid := sharing._group_id(name);
-    SELECT count(*) INTO rules_left FROM sharing.rules
-     WHERE (from_type = 'group' AND from_id = gid) OR (to_type = 'group' AND to_id = gid);
-    IF rules_left > 0 THEN
-        RAISE EXCEPTION 'group "%" is still used by % rule(s)', name, rules_left USING ERRCODE = '23503';
-    END IF;
-    DELETE FROM sharing.shares WHERE to_type = 'group' AND to_id = gid;
-    DELETE FROM sharing.groups WHERE id = gid;
+    -- Refused while a rule names it; its memberships (both ways) and the
+    -- shares made to it go with it (_forget_principal, the foreign keys).
+    DELETE FROM sharing.groups g WHERE g.id = sharing._group_id(drop_group.name);
 END
 $$;
 
@@ -733,7 +816,7 @@ BEGIN
         RAISE EXCEPTION 'allowed must be true or false' USING ERRCODE = '22023';
     END IF;
     INSERT INTO sharing.profile_permissions AS pp (profile_id, tbl) VALUES (pid, tbl)
-    ON CONFLICT (profile_id, tbl) DO NOTHING;
+    ON CONFLICT ON CONSTRAINT profile_permissions_pkey DO NOTHING;
     UPDATE sharing.profile_permissions pp
        SET can_create = CASE WHEN action = 'create' THEN allowed ELSE pp.can_create END,
            can_read   = CASE WHEN action = 'read'   THEN allowed ELSE pp.can_read END,

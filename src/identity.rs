@@ -9,21 +9,35 @@
 //! `SET`. It is cleared at commit, rollback and prepare; an `act_as` inside a
 //! savepoint that is rolled back is undone (the identity before the
 //! savepoint comes back), like `SET LOCAL`.
+//!
+//! The SQL run here is called directly by any client, under the client's own
+//! `search_path`: every operator in it is schema-qualified
+//! (`OPERATOR(pg_catalog.=)`), so that an operator a client defines in a
+//! schema of its own cannot change whom the session is taken for.
 
 use crate::catalog::query_one;
 use crate::error::{OrRaise, Result, SharingError};
 use pgrx::prelude::*;
 use std::cell::RefCell;
 
+/// Who the session acts as, when something set it: a user, or nobody (a
+/// check about a NULL user). Any bigint is a possible user id, so "nobody"
+/// is its own case rather than a reserved id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Acting {
+    User(i64),
+    Nobody,
+}
+
 /// One `act_as` call: the subtransaction that made it and the identity it
 /// replaced, so a rolled-back savepoint can restore it.
 struct ActAs {
     subxact: pg_sys::SubTransactionId,
-    previous: Option<i64>,
+    previous: Option<Acting>,
 }
 
 struct Identity {
-    acting: Option<i64>,
+    acting: Option<Acting>,
     history: Vec<ActAs>,
 }
 
@@ -32,7 +46,7 @@ thread_local! {
     static IDENTITY: RefCell<Identity> = const { RefCell::new(Identity { acting: None, history: Vec::new() }) };
 }
 
-fn acting_user() -> Option<i64> {
+fn acting_user() -> Option<Acting> {
     IDENTITY.with(|i| i.borrow().acting)
 }
 
@@ -98,7 +112,7 @@ pub fn init() {
 /// Runs `f` with the current user temporarily set to `uid`, restoring the
 /// previous identity afterwards, also when `f` raises an error.
 pub fn as_user<R>(uid: Option<i64>, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<i64>);
+    struct Restore(Option<Acting>);
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0;
@@ -106,8 +120,8 @@ pub fn as_user<R>(uid: Option<i64>, f: impl FnOnce() -> R) -> R {
         }
     }
     let _restore = Restore(acting_user());
-    // A NULL user is "nobody": an id that no user can have.
-    IDENTITY.with(|i| i.borrow_mut().acting = Some(uid.unwrap_or(i64::MIN)));
+    let acting = uid.map_or(Acting::Nobody, Acting::User);
+    IDENTITY.with(|i| i.borrow_mut().acting = Some(acting));
     f()
 }
 
@@ -122,21 +136,25 @@ fn _outer_role_oid() -> pg_sys::Oid {
 /// The pg_sharing user this session acts as, or NULL.
 #[pg_extern(stable, parallel_restricted)]
 fn current_user_id() -> Option<i64> {
-    if let Some(uid) = acting_user() {
-        return (uid != i64::MIN).then_some(uid);
+    match acting_user() {
+        Some(Acting::User(uid)) => return Some(uid),
+        Some(Acting::Nobody) => return None,
+        None => {}
     }
     query_one::<i64>(
-        "SELECT id FROM sharing.users WHERE db_role = (SELECT rolname FROM pg_catalog.pg_roles WHERE oid = $1)",
+        "SELECT id FROM sharing.users \
+          WHERE db_role OPERATOR(pg_catalog.=) \
+                (SELECT rolname FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1)",
         &[_outer_role_oid().into()],
     )
     .or_raise()
 }
 
-fn act_as_checked(user_id: i64) -> Result<()> {
+fn act_as_checked(user_id: Option<i64>) -> Result<()> {
     let outer = _outer_role_oid();
     let allowed = query_one::<bool>(
         "SELECT r.rolsuper OR pg_catalog.pg_has_role(r.oid, 'sharing_app', 'MEMBER') \
-           FROM pg_catalog.pg_roles r WHERE r.oid = $1",
+           FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) $1",
         &[outer.into()],
     )?
     .unwrap_or(false);
@@ -146,8 +164,15 @@ fn act_as_checked(user_id: i64) -> Result<()> {
                 .into(),
         ));
     }
+    // Not a no-op: an application that means "nobody" must not keep acting
+    // as the user it set before.
+    let Some(user_id) = user_id else {
+        return Err(SharingError::InvalidArgument(
+            "sharing.act_as: user_id must not be NULL".into(),
+        ));
+    };
     match query_one::<bool>(
-        "SELECT active FROM sharing.users WHERE id = $1",
+        "SELECT active FROM sharing.users WHERE id OPERATOR(pg_catalog.=) $1",
         &[user_id.into()],
     )? {
         None => {
@@ -168,13 +193,13 @@ fn act_as_checked(user_id: i64) -> Result<()> {
         let mut i = i.borrow_mut();
         let previous = i.acting;
         i.history.push(ActAs { subxact, previous });
-        i.acting = Some(user_id);
+        i.acting = Some(Acting::User(user_id));
     });
     Ok(())
 }
 
 /// Acts as `user_id` until the end of the current transaction.
 #[pg_extern(volatile, parallel_unsafe)]
-fn act_as(user_id: i64) {
+fn act_as(user_id: Option<i64>) {
     act_as_checked(user_id).or_raise()
 }

@@ -8,11 +8,14 @@
 //! - `catalog.sql`: tables of the model, derived sets, audit log;
 //! - `organisation.sql`: admin gate, audit, derived-set upkeep, org functions;
 //! - `engine.sql`: the per-user sets the policies read, owner rules, shares;
-//! - `api.sql`: public wrappers over the Rust internals, explanations, grants.
+//! - `api.sql`: public wrappers over the Rust internals, explanations, grants;
+//! - `admin.sql`: rule lifecycle, the rule list, the doctor;
+//! - `privileges.sql`: what PUBLIC and sharing_admin may use (runs last).
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 use pgrx::prelude::*;
 
+mod admin;
 mod catalog;
 mod error;
 mod identity;
@@ -31,7 +34,28 @@ extension_sql_file!(
     name = "engine",
     requires = ["organisation"]
 );
-extension_sql_file!("../sql/api.sql", name = "api", finalize);
+extension_sql_file!(
+    "../sql/api.sql",
+    name = "api",
+    requires = [
+        "engine",
+        protect::_protect_table,
+        protect::_protect_child_table,
+        protect::_unprotect_table,
+        protect::_apply_policies,
+        protect::_policy_sql,
+        protect::_compile_criteria,
+        protect::_record_exists,
+        protect::_access_rank,
+        protect::_criteria_rules_matching
+    ]
+);
+extension_sql_file!(
+    "../sql/admin.sql",
+    name = "admin",
+    requires = ["api", admin::_describe_criteria, admin::_policy_drift]
+);
+extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

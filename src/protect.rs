@@ -101,7 +101,7 @@ fn ensure_index(rel: pg_sys::Oid, name: &str, column: &str) -> Result<()> {
 
 /// Every relation of the table's partition tree (the table itself when it
 /// is not partitioned), as qualified names.
-fn partition_tree(rel: pg_sys::Oid) -> Result<Vec<String>> {
+pub(crate) fn partition_tree(rel: pg_sys::Oid) -> Result<Vec<String>> {
     Spi::connect(|client| {
         let rows = client.select(
             "SELECT format('%I.%I', n.nspname, c.relname) \

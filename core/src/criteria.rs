@@ -308,7 +308,27 @@ fn parse_condition(
         }
     };
     debug_assert_eq!(op.takes_value(), !values.is_empty());
+    // A policy keeps the value as parsed when it is generated; a value
+    // that means a different moment each day would be frozen at whatever
+    // day the policies were last regenerated.
+    if column.family == TypeFamily::Temporal {
+        if let Some(v) = values.iter().find(|v| is_relative_time(v)) {
+            return fail(format!(
+                "value \"{v}\" in criteria condition {n} is relative to the current time; \
+                 column \"{col_name}\" needs a fixed date or time"
+            ));
+        }
+    }
     Ok(Condition { column, op, values })
+}
+
+/// Whether a date/time input names a moment relative to now (`now`,
+/// `today`, `tomorrow`, `yesterday`, alone or with a time).
+fn is_relative_time(value: &str) -> bool {
+    let v = value.to_lowercase();
+    ["now", "today", "tomorrow", "yesterday"]
+        .iter()
+        .any(|w| v.contains(w))
 }
 
 impl Condition {
@@ -344,7 +364,8 @@ impl Condition {
             ),
             Op::EndsWith => {
                 let v = text_lit(&self.values[0]);
-                format!("right(lower({col}::text), length({v})) = lower({v})")
+                // length(lower(v)): lowering may change the length (ICU).
+                format!("right(lower({col}::text), length(lower({v}))) = lower({v})")
             }
         }
     }
@@ -531,6 +552,17 @@ mod tests {
             error_of(json!({"conditions": [{"column": "closed", "op": "<", "value": true}]}))
                 .contains("does not fit")
         );
+    }
+
+    #[test]
+    fn relative_times_are_refused_for_temporal_columns() {
+        for v in ["today", "Now", "yesterday 10:00", "tomorrow"] {
+            let e = error_of(json!({"conditions": [{"column": "created", "op": ">=", "value": v}]}));
+            assert!(e.contains(&format!("value \"{v}\" in criteria condition 1 is relative to the current time")), "{e}");
+        }
+        // Text columns may hold such words.
+        parse(&json!({"conditions": [{"column": "type", "op": "=", "value": "today"}]}), &columns(), "accounts").unwrap();
+        parse(&json!({"conditions": [{"column": "created", "op": "<", "value": "2024-01-01"}]}), &columns(), "accounts").unwrap();
     }
 
     #[test]

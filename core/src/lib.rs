@@ -6,9 +6,12 @@
 //! - [`pattern`]: the criteria `pattern` language (`(1 AND 2) OR 3`).
 //! - [`criteria`]: criteria documents, validation and compilation to SQL.
 //! - [`policy`]: the row-level-security predicates and policy statements.
+//! - [`reference`]: a reference evaluator of "who may access what", written
+//!   from the specification, the oracle of the differential tests.
 
 pub mod access;
 pub mod criteria;
 pub mod pattern;
 pub mod policy;
+pub mod reference;
 pub mod sql;

@@ -242,6 +242,13 @@ impl TableModel {
     /// table, one whose parent they may write.
     pub fn insert_predicate(&self, row: &str) -> String {
         match &self.kind {
+            // public_read_write_delete gives every active user full access
+            // to everyone's records: any owner will do.
+            Kind::Owned { default_access, .. }
+                if default_access.level() >= Level::ReadWriteDelete =>
+            {
+                is_active()
+            }
             Kind::Owned { owner_column, .. } => format!(
                 "({} AND ({} OR {row}{} = ANY ({}::bigint[])))",
                 is_active(),
@@ -384,6 +391,16 @@ mod tests {
         let policies = child.policies("\"public\".\"notes\"");
         assert_eq!(policies.len(), 4);
         assert!(policies[2].contains("'edit'"));
+    }
+
+    #[test]
+    fn insert_checks_the_new_owner_unless_everyone_has_full_access() {
+        let private = accounts(DefaultAccess::PublicReadWrite, vec![]).insert_predicate("a.");
+        assert!(private.contains("a.\"owner_id\" = ANY ((SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 3))::bigint[])"));
+        assert_eq!(
+            accounts(DefaultAccess::PublicReadWriteDelete, vec![]).insert_predicate("a."),
+            "(SELECT sharing._is_active())"
+        );
     }
 
     #[test]

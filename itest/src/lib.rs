@@ -1,1 +1,115 @@
+//! Helpers for the integration tests: connections to the throwaway cluster
+//! that `scripts/test.sh` starts (PG_SHARING_TEST_HOST / _PORT), a fresh
+//! database per test, and login roles created and dropped around it.
 
+use postgres::{Client, GenericClient, NoTls};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn endpoint() -> (String, String) {
+    let host = std::env::var("PG_SHARING_TEST_HOST").expect(
+        "PG_SHARING_TEST_HOST is not set: run the integration tests through scripts/test.sh",
+    );
+    let port = std::env::var("PG_SHARING_TEST_PORT").expect("PG_SHARING_TEST_PORT is not set");
+    (host, port)
+}
+
+/// Connects to `db` as `role` (trust authentication on loopback).
+pub fn connect(db: &str, role: &str) -> Client {
+    let (host, port) = endpoint();
+    Client::connect(
+        &format!("host={host} port={port} user={role} dbname={db} application_name=pg_sharing_itest"),
+        NoTls,
+    )
+    .unwrap_or_else(|e| panic!("connecting to {db} as {role}: {e}"))
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh database with pg_sharing installed, and a prefix for the
+/// cluster-wide login roles a test creates; both are dropped on drop.
+pub struct TestDb {
+    pub name: String,
+    pub prefix: String,
+    roles: Vec<String>,
+}
+
+impl TestDb {
+    pub fn new(test: &str) -> TestDb {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let prefix = format!("it_{}_{}_{n}", test, std::process::id());
+        let name = format!("{prefix}_db");
+        let mut admin = connect("postgres", "postgres");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create test database");
+        let mut db = connect(&name, "postgres");
+        db.batch_execute("CREATE EXTENSION pg_sharing").expect("create extension");
+        TestDb {
+            name,
+            prefix,
+            roles: Vec::new(),
+        }
+    }
+
+    /// A superuser connection to the test database.
+    pub fn admin(&self) -> Client {
+        connect(&self.name, "postgres")
+    }
+
+    /// Creates a login role named `<prefix>_<name>` with extra options
+    /// (e.g. "IN ROLE sharing_app") and returns its name.
+    pub fn login_role(&mut self, name: &str, options: &str) -> String {
+        let role = format!("{}_{name}", self.prefix);
+        connect(&self.name, "postgres")
+            .batch_execute(&format!("CREATE ROLE {role} LOGIN {options}"))
+            .expect("create login role");
+        self.roles.push(role.clone());
+        role
+    }
+
+    pub fn connect_as(&self, role: &str) -> Client {
+        connect(&self.name, role)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = std::panic::catch_unwind(|| connect("postgres", "postgres")) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            for role in &self.roles {
+                let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
+            }
+        }
+    }
+}
+
+/// The ids a query returns, as a sorted comma-separated string.
+pub fn ids(client: &mut impl GenericClient, sql: &str) -> String {
+    let mut ids: Vec<i64> = client
+        .query(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| r.get::<_, i64>(0))
+        .collect();
+    ids.sort_unstable();
+    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// The SQLSTATE of a failed statement.
+pub fn sqlstate(result: Result<impl Sized, postgres::Error>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => e
+            .code()
+            .map(|c| c.code().to_string())
+            .unwrap_or_else(|| format!("no sqlstate: {e}")),
+    }
+}
+
+/// A client error as a person reads it: SQLSTATE and message.
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,102 @@
+//! Administration helpers that need Rust: describing criteria for the rule
+//! list, and comparing the policies on a table with what the model
+//! generates (for `sharing.check()`).
+
+use crate::catalog::protected_model;
+use crate::error::{OrRaise, Result};
+use crate::protect::partition_tree;
+use pg_sharing_core::criteria::{self, Column, TypeFamily};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use std::collections::BTreeMap;
+
+/// How a person reads a criteria document, without checking it against a
+/// table (the rule list must render even if a column was dropped since).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn _describe_criteria(criteria: JsonB) -> String {
+    let doc = criteria.0;
+    // Every column named in the document, typed as text: every op fits
+    // text, and a description needs nothing more.
+    let columns: Vec<Column> = doc
+        .get("conditions")
+        .and_then(|c| c.as_array())
+        .map(|conds| {
+            conds
+                .iter()
+                .filter_map(|c| c.get("column").and_then(|n| n.as_str()))
+                .map(|name| Column {
+                    name: name.to_string(),
+                    sql_type: "text".into(),
+                    family: TypeFamily::Text,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match criteria::parse(&doc, &columns, "") {
+        Ok(c) => c.describe(),
+        Err(_) => doc.to_string(),
+    }
+}
+
+type PolicyShape = BTreeMap<String, (String, bool, Option<String>, Option<String>)>;
+
+fn policy_shapes(relation: &str) -> Result<PolicyShape> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT polname::text, polcmd::text, polpermissive, pg_catalog.pg_get_expr(polqual, polrelid), \
+                    pg_catalog.pg_get_expr(polwithcheck, polrelid) \
+               FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass \
+                AND polname IN ('sharing_select', 'sharing_insert', 'sharing_update', 'sharing_delete')",
+            None,
+            &[relation.into()],
+        )?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            out.insert(
+                row.get::<String>(1)?.unwrap_or_default(),
+                (
+                    row.get::<String>(2)?.unwrap_or_default(),
+                    row.get::<bool>(3)?.unwrap_or(false),
+                    row.get::<String>(4)?,
+                    row.get::<String>(5)?,
+                ),
+            );
+        }
+        Ok(out)
+    })
+}
+
+fn policy_drift(tbl: pg_sys::Oid) -> Result<Vec<String>> {
+    let model = protected_model(tbl)?;
+    let mut problems = Vec::new();
+    for relation in partition_tree(tbl)? {
+        // What the model generates, deparsed by PostgreSQL itself on a
+        // scratch copy of the table's columns, so formatting cannot differ.
+        Spi::run(&format!(
+            "CREATE TEMP TABLE _sharing_expected (LIKE {relation}) ON COMMIT DROP"
+        ))?;
+        for statement in model.policies("pg_temp._sharing_expected") {
+            Spi::run(&statement)?;
+        }
+        let expected = policy_shapes("pg_temp._sharing_expected")?;
+        Spi::run("DROP TABLE pg_temp._sharing_expected")?;
+        let actual = policy_shapes(&relation)?;
+        for (name, shape) in &expected {
+            match actual.get(name) {
+                None => problems.push(format!("policy {name} on {relation} is missing")),
+                Some(found) if found != shape => problems.push(format!(
+                    "policy {name} on {relation} differs from what the model generates (edited by hand?)"
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Problems with the generated policies of a protected table: missing, or
+/// different from what the model generates.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _policy_drift(tbl: pg_sys::Oid) -> SetOfIterator<'static, String> {
+    SetOfIterator::new(policy_drift(tbl).or_raise())
+}
