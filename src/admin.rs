@@ -100,3 +100,13 @@ fn policy_drift(tbl: pg_sys::Oid) -> Result<Vec<String>> {
 fn _policy_drift(tbl: pg_sys::Oid) -> SetOfIterator<'static, String> {
     SetOfIterator::new(policy_drift(tbl).or_raise())
 }
+
+/// Parses and checks a configuration document; returns it with every
+/// default filled in, or raises 22023 naming the JSON path of the problem.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn _validate_config(config: JsonB) -> JsonB {
+    let parsed = pg_sharing_core::config::parse(&config.0)
+        .map_err(|e| crate::error::SharingError::InvalidArgument(format!("invalid configuration at {e}")))
+        .or_raise();
+    JsonB(serde_json::to_value(parsed).expect("a parsed config serializes"))
+}

@@ -10,6 +10,7 @@
 //! - `engine.sql`: the per-user sets the policies read, owner rules, shares;
 //! - `api.sql`: public wrappers over the Rust internals, explanations, grants;
 //! - `admin.sql`: rule lifecycle, the rule list, the doctor;
+//! - `config.sql`: export_config / apply_config (config as code);
 //! - `privileges.sql`: what PUBLIC and sharing_admin may use (runs last).
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -54,6 +55,11 @@ extension_sql_file!(
     "../sql/admin.sql",
     name = "admin",
     requires = ["api", admin::_describe_criteria, admin::_policy_drift]
+);
+extension_sql_file!(
+    "../sql/config.sql",
+    name = "config",
+    requires = ["admin", admin::_validate_config]
 );
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 

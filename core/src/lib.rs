@@ -2,6 +2,8 @@
 //! `cargo test -p pg_sharing_core` checks it in milliseconds.
 //!
 //! - [`access`]: access levels and default-access (OWD) values.
+//! - [`config`]: the configuration document (config as code): parsing and
+//!   self-consistency, with JSON paths in every error.
 //! - [`sql`]: quoting helpers; every piece of generated SQL goes through them.
 //! - [`pattern`]: the criteria `pattern` language (`(1 AND 2) OR 3`).
 //! - [`criteria`]: criteria documents, validation and compilation to SQL.
@@ -10,6 +12,7 @@
 //!   from the specification, the oracle of the differential tests.
 
 pub mod access;
+pub mod config;
 pub mod criteria;
 pub mod pattern;
 pub mod policy;

@@ -1,0 +1,403 @@
+-- Config as code: the whole model as one JSON document (export_config), and
+-- applying such a document (apply_config): idempotent, reporting every
+-- change, all or nothing, with a dry run. Applying goes through the same
+-- public functions an admin calls, so the same validation applies.
+
+CREATE FUNCTION sharing.export_config() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE table_depth (tbl, depth) AS (
+        SELECT tbl, 0 FROM sharing.protected_tables WHERE parent_tbl IS NULL
+        UNION ALL
+        SELECT p.tbl, d.depth + 1 FROM sharing.protected_tables p JOIN table_depth d ON p.parent_tbl = d.tbl
+    )
+    SELECT jsonb_build_object(
+        'version', 1,
+        'roles', coalesce((
+            SELECT jsonb_agg(jsonb_build_object('name', r.name, 'parent', p.name, 'share_with_peers', r.share_with_peers)
+                             ORDER BY r.name)
+              FROM sharing.roles r LEFT JOIN sharing.roles p ON p.id = r.parent_id), '[]'),
+        'profiles', coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', pr.name, 'manage_sharing', pr.manage_sharing, 'view_all', pr.view_all,
+                       'modify_all', pr.modify_all,
+                       'permissions', coalesce((
+                           SELECT jsonb_agg(jsonb_build_object('table', pp.tbl::text, 'create', pp.can_create,
+                                                               'read', pp.can_read, 'edit', pp.can_edit,
+                                                               'delete', pp.can_delete) ORDER BY pp.tbl::text)
+                             FROM sharing.profile_permissions pp WHERE pp.profile_id = pr.id), '[]'))
+                             ORDER BY pr.name)
+              FROM sharing.profiles pr), '[]'),
+        'users', coalesce((
+            SELECT jsonb_agg(jsonb_build_object('name', u.name, 'id', u.id, 'role', r.name, 'profile', pr.name,
+                                                'db_role', u.db_role, 'active', u.active) ORDER BY u.id)
+              FROM sharing.users u
+              LEFT JOIN sharing.roles r ON r.id = u.role_id
+              JOIN sharing.profiles pr ON pr.id = u.profile_id), '[]'),
+        'groups', coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'name', g.name,
+                       'members', coalesce((
+                           SELECT jsonb_agg(jsonb_build_object('type', gm.member_type,
+                                                               'name', sharing._principal_name(gm.member_type, gm.member_id))
+                                            ORDER BY gm.member_type, sharing._principal_name(gm.member_type, gm.member_id))
+                             FROM sharing.group_members gm WHERE gm.group_id = g.id), '[]'))
+                             ORDER BY g.name)
+              FROM sharing.groups g), '[]'),
+        'tables', coalesce((
+            SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                       'table', p.tbl::text, 'owner_column', p.owner_column, 'default_access', p.default_access,
+                       'grant_via_hierarchy', p.grant_via_hierarchy, 'parent', p.parent_tbl::text,
+                       'parent_column', p.parent_column)) ORDER BY d.depth, p.tbl::text)
+              FROM sharing.protected_tables p JOIN table_depth d ON d.tbl = p.tbl), '[]'),
+        'rules', coalesce((
+            SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                       'table', r.tbl::text, 'name', r.name, 'type', r.rule_type, 'from_type', r.from_type,
+                       'from_name', sharing._principal_name(r.from_type, r.from_id), 'criteria', r.criteria,
+                       'to_type', r.to_type, 'to_name', sharing._principal_name(r.to_type, r.to_id),
+                       'access', r.access, 'superiors_allowed', r.superiors_allowed, 'active', r.active))
+                             ORDER BY r.tbl::text, r.name)
+              FROM sharing.rules r), '[]'),
+        -- Expired shares grant nothing and are left out.
+        'shares', coalesce((
+            SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                       'table', s.tbl::text, 'record_id', s.record_id, 'to_type', s.to_type,
+                       'to_name', sharing._principal_name(s.to_type, s.to_id), 'access', s.access,
+                       'expires_at', to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
+                             ORDER BY s.tbl::text, s.record_id, s.to_type, sharing._principal_name(s.to_type, s.to_id))
+              FROM sharing.shares s
+             WHERE s.expires_at IS NULL OR s.expires_at > statement_timestamp()), '[]'))
+$$;
+
+-- Runs one step of applying a document; an error names the JSON path of
+-- the item that caused it and keeps its SQLSTATE.
+CREATE FUNCTION sharing._config_step(path text, statement text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    state text;
+    msg text;
+BEGIN
+    EXECUTE statement;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+    RAISE EXCEPTION 'applying configuration at %: %', path, msg USING ERRCODE = state;
+END
+$$;
+
+-- Makes the model equal to `doc` (already validated); returns the changes.
+CREATE FUNCTION sharing._apply_config(doc jsonb) RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    changes text[] := '{}';
+    item jsonb;
+    sub jsonb;
+    i integer;
+    j integer;
+    path text;
+    existing record;
+    delta jsonb;
+    rid bigint;
+    target regclass;
+BEGIN
+    -- Profiles: created or updated (profiles missing from the document stay).
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'profiles') WITH ORDINALITY LOOP
+        path := format('$.profiles[%s]', i);
+        SELECT * INTO existing FROM sharing.profiles WHERE name = item ->> 'name';
+        IF existing IS NULL THEN
+            PERFORM sharing._config_step(path, format('SELECT sharing.create_profile(%L, %L, %L, %L)', item ->> 'name',
+                item -> 'manage_sharing', item -> 'view_all', item -> 'modify_all'));
+            changes := changes || format('create profile %s', item ->> 'name');
+        ELSIF (existing.manage_sharing, existing.view_all, existing.modify_all)
+              IS DISTINCT FROM ((item ->> 'manage_sharing')::boolean, (item ->> 'view_all')::boolean, (item ->> 'modify_all')::boolean) THEN
+            UPDATE sharing.profiles SET manage_sharing = (item ->> 'manage_sharing')::boolean,
+                   view_all = (item ->> 'view_all')::boolean, modify_all = (item ->> 'modify_all')::boolean
+             WHERE id = existing.id;
+            changes := changes || format('update profile %s', item ->> 'name');
+        END IF;
+    END LOOP;
+
+    -- Roles: create the missing ones, then set every parent and peers flag.
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'roles') WITH ORDINALITY LOOP
+        IF NOT EXISTS (SELECT 1 FROM sharing.roles WHERE name = item ->> 'name') THEN
+            PERFORM sharing._config_step(format('$.roles[%s]', i),
+                format('SELECT sharing.create_role(%L, NULL, %L)', item ->> 'name', item -> 'share_with_peers'));
+            changes := changes || format('create role %s', item ->> 'name');
+        END IF;
+    END LOOP;
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'roles') WITH ORDINALITY LOOP
+        path := format('$.roles[%s]', i);
+        SELECT r.share_with_peers, p.name AS parent INTO existing
+          FROM sharing.roles r LEFT JOIN sharing.roles p ON p.id = r.parent_id WHERE r.name = item ->> 'name';
+        IF existing.parent IS DISTINCT FROM item ->> 'parent' THEN
+            PERFORM sharing._config_step(path, format('SELECT sharing.move_role(%L, %L)', item ->> 'name', item ->> 'parent'));
+            changes := changes || format('move role %s under %s', item ->> 'name', coalesce(item ->> 'parent', '(top)'));
+        END IF;
+        IF existing.share_with_peers IS DISTINCT FROM (item ->> 'share_with_peers')::boolean THEN
+            UPDATE sharing.roles SET share_with_peers = (item ->> 'share_with_peers')::boolean WHERE name = item ->> 'name';
+            changes := changes || format('set share_with_peers of role %s to %s', item ->> 'name', item ->> 'share_with_peers');
+        END IF;
+    END LOOP;
+
+    -- Users: created or altered; users missing from the document are deactivated.
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'users') WITH ORDINALITY LOOP
+        path := format('$.users[%s]', i);
+        SELECT u.id, u.active, u.db_role::text AS db_role, r.name AS role, p.name AS profile INTO existing
+          FROM sharing.users u LEFT JOIN sharing.roles r ON r.id = u.role_id JOIN sharing.profiles p ON p.id = u.profile_id
+         WHERE u.name = item ->> 'name';
+        IF existing IS NULL OR existing.id IS NULL THEN
+            PERFORM sharing._config_step(path, format('SELECT sharing.create_user(%L, %L, %L, %L, %L)', item ->> 'name',
+                item ->> 'role', item ->> 'profile', item ->> 'db_role', item ->> 'id'));
+            IF NOT (item ->> 'active')::boolean THEN
+                PERFORM sharing._config_step(path, format('SELECT sharing.alter_user(%L, %L)', item ->> 'name', '{"active": false}'));
+            END IF;
+            changes := changes || format('create user %s', item ->> 'name');
+        ELSE
+            IF item ->> 'id' IS NOT NULL AND (item ->> 'id')::bigint <> existing.id THEN
+                RAISE EXCEPTION 'applying configuration at %.id: user "%" exists with id %, not %', path,
+                    item ->> 'name', existing.id, item ->> 'id' USING ERRCODE = '22023';
+            END IF;
+            delta := '{}';
+            IF existing.role IS DISTINCT FROM item ->> 'role' THEN delta := delta || jsonb_build_object('role', item -> 'role'); END IF;
+            IF existing.profile IS DISTINCT FROM item ->> 'profile' THEN delta := delta || jsonb_build_object('profile', item -> 'profile'); END IF;
+            IF existing.db_role IS DISTINCT FROM item ->> 'db_role' THEN delta := delta || jsonb_build_object('db_role', item -> 'db_role'); END IF;
+            IF existing.active IS DISTINCT FROM (item ->> 'active')::boolean THEN delta := delta || jsonb_build_object('active', item -> 'active'); END IF;
+            IF delta <> '{}' THEN
+                PERFORM sharing._config_step(path, format('SELECT sharing.alter_user(%L, %L)', item ->> 'name', delta));
+                changes := changes || format('alter user %s: %s', item ->> 'name', delta);
+            END IF;
+        END IF;
+    END LOOP;
+    FOR existing IN SELECT name FROM sharing.users
+                     WHERE active AND name NOT IN (SELECT value ->> 'name' FROM jsonb_array_elements(doc -> 'users'))
+                     ORDER BY id LOOP
+        PERFORM sharing.alter_user(existing.name, '{"active": false}');
+        changes := changes || format('deactivate user %s (not in the configuration)', existing.name);
+    END LOOP;
+
+    -- Groups and their members.
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'groups') WITH ORDINALITY LOOP
+        IF NOT EXISTS (SELECT 1 FROM sharing.groups WHERE name = item ->> 'name') THEN
+            PERFORM sharing._config_step(format('$.groups[%s]', i), format('SELECT sharing.create_group(%L)', item ->> 'name'));
+            changes := changes || format('create group %s', item ->> 'name');
+        END IF;
+    END LOOP;
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'groups') WITH ORDINALITY LOOP
+        FOR sub, j IN SELECT value, ordinality - 1 FROM jsonb_array_elements(item -> 'members') WITH ORDINALITY LOOP
+            IF NOT EXISTS (SELECT 1 FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
+                            WHERE g.name = item ->> 'name' AND gm.member_type = sub ->> 'type'
+                              AND sharing._principal_name(gm.member_type, gm.member_id) = sub ->> 'name') THEN
+                PERFORM sharing._config_step(format('$.groups[%s].members[%s]', i, j),
+                    format('SELECT sharing.add_to_group(%L, %L, %L)', item ->> 'name', sub ->> 'type', sub ->> 'name'));
+                changes := changes || format('add %s %s to group %s', sub ->> 'type', sub ->> 'name', item ->> 'name');
+            END IF;
+        END LOOP;
+        FOR existing IN SELECT gm.member_type, sharing._principal_name(gm.member_type, gm.member_id) AS member
+                          FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
+                         WHERE g.name = item ->> 'name'
+                           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(item -> 'members') m
+                                            WHERE m ->> 'type' = gm.member_type
+                                              AND m ->> 'name' = sharing._principal_name(gm.member_type, gm.member_id))
+                         ORDER BY 1, 2 LOOP
+            PERFORM sharing.remove_from_group(item ->> 'name', existing.member_type, existing.member);
+            changes := changes || format('remove %s %s from group %s', existing.member_type, existing.member, item ->> 'name');
+        END LOOP;
+    END LOOP;
+
+    -- Protected tables, parents first (the document lists them so).
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'tables') WITH ORDINALITY LOOP
+        path := format('$.tables[%s]', i);
+        target := to_regclass(item ->> 'table');
+        IF target IS NULL THEN
+            RAISE EXCEPTION 'applying configuration at %.table: table "%" does not exist', path, item ->> 'table'
+                USING ERRCODE = '42P01';
+        END IF;
+        SELECT * INTO existing FROM sharing.protected_tables WHERE tbl = target;
+        IF existing IS NULL OR existing.tbl IS NULL THEN
+            IF item ->> 'owner_column' IS NOT NULL THEN
+                PERFORM sharing._config_step(path, format('SELECT sharing.protect(%L, %L, %L, %L)', target,
+                    item ->> 'owner_column', coalesce(item ->> 'default_access', 'private'),
+                    coalesce(item ->> 'grant_via_hierarchy', 'true')));
+            ELSE
+                PERFORM sharing._config_step(path, format('SELECT sharing.protect_child(%L, %L, %L)', target,
+                    item ->> 'parent_column', item ->> 'parent'));
+            END IF;
+            changes := changes || format('protect table %s', item ->> 'table');
+        ELSIF existing.owner_column IS DISTINCT FROM item ->> 'owner_column'
+           OR existing.parent_column IS DISTINCT FROM item ->> 'parent_column'
+           OR existing.parent_tbl IS DISTINCT FROM to_regclass(item ->> 'parent') THEN
+            RAISE EXCEPTION 'applying configuration at %: table % is protected differently (unprotect it first)',
+                path, item ->> 'table' USING ERRCODE = '22023';
+        ELSIF existing.owner_column IS NOT NULL THEN
+            IF existing.default_access IS DISTINCT FROM coalesce(item ->> 'default_access', 'private') THEN
+                PERFORM sharing.set_default_access(target, coalesce(item ->> 'default_access', 'private'));
+                changes := changes || format('set default access of %s to %s', item ->> 'table', coalesce(item ->> 'default_access', 'private'));
+            END IF;
+            IF existing.grant_via_hierarchy IS DISTINCT FROM coalesce((item ->> 'grant_via_hierarchy')::boolean, true) THEN
+                UPDATE sharing.protected_tables SET grant_via_hierarchy = coalesce((item ->> 'grant_via_hierarchy')::boolean, true)
+                 WHERE tbl = target;
+                changes := changes || format('set grant_via_hierarchy of %s to %s', item ->> 'table',
+                                             coalesce(item ->> 'grant_via_hierarchy', 'true'));
+            END IF;
+        END IF;
+    END LOOP;
+
+    -- Per-table profile flags: as listed; a table not listed allows everything.
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'profiles') WITH ORDINALITY LOOP
+        FOR sub, j IN SELECT value, ordinality - 1 FROM jsonb_array_elements(item -> 'permissions') WITH ORDINALITY LOOP
+            SELECT pp.* INTO existing FROM sharing.profile_permissions pp JOIN sharing.profiles p ON p.id = pp.profile_id
+             WHERE p.name = item ->> 'name' AND pp.tbl = to_regclass(sub ->> 'table');
+            IF (existing.can_create, existing.can_read, existing.can_edit, existing.can_delete)
+               IS DISTINCT FROM ((sub ->> 'create')::boolean, (sub ->> 'read')::boolean, (sub ->> 'edit')::boolean, (sub ->> 'delete')::boolean) THEN
+                PERFORM sharing._config_step(format('$.profiles[%s].permissions[%s]', i, j), format(
+                    'SELECT sharing.set_profile_permission(%1$L, %2$L, ''create'', %3$L), sharing.set_profile_permission(%1$L, %2$L, ''read'', %4$L),
+                            sharing.set_profile_permission(%1$L, %2$L, ''edit'', %5$L), sharing.set_profile_permission(%1$L, %2$L, ''delete'', %6$L)',
+                    item ->> 'name', sub ->> 'table', sub -> 'create', sub -> 'read', sub -> 'edit', sub -> 'delete'));
+                changes := changes || format('set permissions of profile %s on %s', item ->> 'name', sub ->> 'table');
+            END IF;
+        END LOOP;
+        FOR existing IN SELECT pp.tbl FROM sharing.profile_permissions pp JOIN sharing.profiles p ON p.id = pp.profile_id
+                         WHERE p.name = item ->> 'name'
+                           AND pp.tbl NOT IN (SELECT to_regclass(value ->> 'table') FROM jsonb_array_elements(item -> 'permissions'))
+                         ORDER BY pp.tbl::text LOOP
+            DELETE FROM sharing.profile_permissions pp USING sharing.profiles p
+             WHERE p.id = pp.profile_id AND p.name = item ->> 'name' AND pp.tbl = existing.tbl;
+            changes := changes || format('reset permissions of profile %s on %s', item ->> 'name', existing.tbl);
+        END LOOP;
+    END LOOP;
+
+    -- Rules, matched by table and name.
+    FOR existing IN SELECT r.id, r.tbl, r.name FROM sharing.rules r
+                     WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(doc -> 'rules') d
+                                        WHERE to_regclass(d ->> 'table') = r.tbl AND d ->> 'name' = r.name)
+                     ORDER BY r.tbl::text, r.name LOOP
+        PERFORM sharing.drop_rule(existing.id);
+        changes := changes || format('drop rule %s on %s', existing.name, existing.tbl);
+    END LOOP;
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'rules') WITH ORDINALITY LOOP
+        path := format('$.rules[%s]', i);
+        SELECT r.*, sharing._principal_name(r.from_type, r.from_id) AS from_name,
+               sharing._principal_name(r.to_type, r.to_id) AS to_name INTO existing
+          FROM sharing.rules r WHERE r.tbl = to_regclass(item ->> 'table') AND r.name = item ->> 'name';
+        IF existing IS NULL OR existing.id IS NULL THEN
+            IF item ->> 'type' = 'owner' THEN
+                PERFORM sharing._config_step(path, format('SELECT sharing.create_owner_rule(%L, %L, %L, %L, %L, %L, %L, %L)',
+                    item ->> 'table', item ->> 'name', item ->> 'from_type', item ->> 'from_name', item ->> 'to_type',
+                    item ->> 'to_name', item ->> 'access', item -> 'superiors_allowed'));
+            ELSE
+                PERFORM sharing._config_step(path, format('SELECT sharing.create_criteria_rule(%L, %L, %L, %L, %L, %L, %L)',
+                    item ->> 'table', item ->> 'name', item -> 'criteria', item ->> 'to_type', item ->> 'to_name',
+                    item ->> 'access', item -> 'superiors_allowed'));
+            END IF;
+            IF NOT (item ->> 'active')::boolean THEN
+                SELECT id INTO rid FROM sharing.rules WHERE tbl = to_regclass(item ->> 'table') AND name = item ->> 'name';
+                PERFORM sharing.set_rule_active(rid, false);
+            END IF;
+            changes := changes || format('create rule %s on %s', item ->> 'name', item ->> 'table');
+        ELSE
+            IF existing.rule_type <> item ->> 'type' THEN
+                RAISE EXCEPTION 'applying configuration at %.type: rule "%" is a% rule', path, item ->> 'name',
+                    CASE existing.rule_type WHEN 'owner' THEN 'n owner' ELSE ' criteria' END USING ERRCODE = '22023';
+            END IF;
+            delta := '{}';
+            IF existing.from_type IS DISTINCT FROM item ->> 'from_type' OR existing.from_name IS DISTINCT FROM item ->> 'from_name' THEN
+                delta := delta || jsonb_build_object('from_type', item -> 'from_type', 'from_name', item -> 'from_name');
+            END IF;
+            IF existing.criteria IS DISTINCT FROM item -> 'criteria' AND existing.rule_type = 'criteria' THEN
+                delta := delta || jsonb_build_object('criteria', item -> 'criteria');
+            END IF;
+            IF existing.to_type IS DISTINCT FROM item ->> 'to_type' OR existing.to_name IS DISTINCT FROM item ->> 'to_name' THEN
+                delta := delta || jsonb_build_object('to_type', item -> 'to_type', 'to_name', item -> 'to_name');
+            END IF;
+            IF existing.access IS DISTINCT FROM item ->> 'access' THEN delta := delta || jsonb_build_object('access', item -> 'access'); END IF;
+            IF existing.superiors_allowed IS DISTINCT FROM (item ->> 'superiors_allowed')::boolean THEN
+                delta := delta || jsonb_build_object('superiors_allowed', item -> 'superiors_allowed');
+            END IF;
+            IF existing.active IS DISTINCT FROM (item ->> 'active')::boolean THEN delta := delta || jsonb_build_object('active', item -> 'active'); END IF;
+            IF delta <> '{}' THEN
+                PERFORM sharing._config_step(path, format('SELECT sharing.alter_rule(%L, %L)', existing.id, delta));
+                changes := changes || format('alter rule %s on %s: %s', item ->> 'name', item ->> 'table', delta);
+            END IF;
+        END IF;
+    END LOOP;
+
+    -- Manual shares, matched by table, record and recipient.
+    FOR existing IN SELECT s.tbl, s.record_id, s.to_type, sharing._principal_name(s.to_type, s.to_id) AS to_name
+                      FROM sharing.shares s
+                     WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(doc -> 'shares') d
+                                        WHERE to_regclass(d ->> 'table') = s.tbl AND d ->> 'record_id' = s.record_id
+                                          AND d ->> 'to_type' = s.to_type
+                                          AND d ->> 'to_name' = sharing._principal_name(s.to_type, s.to_id))
+                     ORDER BY 1, 2, 3, 4 LOOP
+        PERFORM sharing.unshare_record(existing.tbl, existing.record_id, existing.to_type, existing.to_name);
+        changes := changes || format('unshare %s record %s from %s %s', existing.tbl, existing.record_id, existing.to_type, existing.to_name);
+    END LOOP;
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'shares') WITH ORDINALITY LOOP
+        IF NOT EXISTS (SELECT 1 FROM sharing.shares s
+                        WHERE s.tbl = to_regclass(item ->> 'table') AND s.record_id = item ->> 'record_id'
+                          AND s.to_type = item ->> 'to_type' AND sharing._principal_name(s.to_type, s.to_id) = item ->> 'to_name'
+                          AND s.access = item ->> 'access'
+                          AND s.expires_at IS NOT DISTINCT FROM (item ->> 'expires_at')::timestamptz) THEN
+            PERFORM sharing._config_step(format('$.shares[%s]', i), format('SELECT sharing.share_record(%L, %L, %L, %L, %L, %L)',
+                item ->> 'table', item ->> 'record_id', item ->> 'to_type', item ->> 'to_name', item ->> 'access',
+                item ->> 'expires_at'));
+            changes := changes || format('share %s record %s with %s %s (%s)', item ->> 'table', item ->> 'record_id',
+                                         item ->> 'to_type', item ->> 'to_name', item ->> 'access');
+        END IF;
+    END LOOP;
+
+    -- What the document no longer has: groups, protected tables (children
+    -- first), roles (deepest first).
+    FOR existing IN SELECT name FROM sharing.groups
+                     WHERE name NOT IN (SELECT value ->> 'name' FROM jsonb_array_elements(doc -> 'groups')) ORDER BY name LOOP
+        PERFORM sharing.drop_group(existing.name);
+        changes := changes || format('drop group %s', existing.name);
+    END LOOP;
+    FOR existing IN WITH RECURSIVE depth (tbl, d) AS (
+                        SELECT tbl, 0 FROM sharing.protected_tables WHERE parent_tbl IS NULL
+                        UNION ALL SELECT p.tbl, depth.d + 1 FROM sharing.protected_tables p JOIN depth ON p.parent_tbl = depth.tbl)
+                    SELECT tbl FROM depth
+                     WHERE tbl NOT IN (SELECT to_regclass(value ->> 'table') FROM jsonb_array_elements(doc -> 'tables'))
+                     ORDER BY d DESC, tbl::text LOOP
+        PERFORM sharing.unprotect(existing.tbl);
+        changes := changes || format('unprotect table %s', existing.tbl);
+    END LOOP;
+    FOR existing IN SELECT r.name FROM sharing.roles r JOIN sharing._role_closure rc ON rc.descendant_id = r.id
+                     WHERE r.name NOT IN (SELECT value ->> 'name' FROM jsonb_array_elements(doc -> 'roles'))
+                     GROUP BY r.name ORDER BY max(rc.depth) DESC, r.name LOOP
+        PERFORM sharing._config_step('$.roles', format('SELECT sharing.drop_role(%L)', existing.name));
+        changes := changes || format('drop role %s', existing.name);
+    END LOOP;
+    RETURN changes;
+END
+$$;
+
+CREATE FUNCTION sharing.apply_config(config jsonb, dry_run boolean DEFAULT false) RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    doc jsonb;
+    changes text[];
+BEGIN
+    PERFORM sharing._require_manage('apply_config');
+    IF config IS NULL THEN
+        RAISE EXCEPTION 'configuration must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    doc := sharing._validate_config(config);
+    BEGIN
+        changes := sharing._apply_config(doc);
+        IF dry_run THEN
+            -- Undo everything, keep the report.
+            RAISE EXCEPTION 'dry run' USING ERRCODE = 'SH001';
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'SH001' THEN
+        NULL;
+    END;
+    RETURN QUERY SELECT unnest(changes);
+END
+$$;
