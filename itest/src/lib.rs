@@ -3,6 +3,8 @@
 //! database per test, and login roles created and dropped around it.
 
 use postgres::{Client, GenericClient, NoTls};
+
+pub mod scenario;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn endpoint() -> (String, String) {
