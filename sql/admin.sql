@@ -21,11 +21,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        NEW.created_at := now();
-        NEW.created_by := sharing._actor();
+        -- Given values (a restore, a clone's own stamp) are kept.
+        NEW.created_at := coalesce(NEW.created_at, now());
+        NEW.created_by := coalesce(NEW.created_by, sharing._actor());
+        NEW.modified_at := coalesce(NEW.modified_at, NEW.created_at);
+        NEW.modified_by := coalesce(NEW.modified_by, NEW.created_by);
+    ELSE
+        NEW.modified_at := now();
+        NEW.modified_by := sharing._actor();
     END IF;
-    NEW.modified_at := now();
-    NEW.modified_by := sharing._actor();
     RETURN NEW;
 END
 $$;

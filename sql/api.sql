@@ -75,6 +75,13 @@ $$;
 
 -- ----------------------------------------------------------- criteria rules
 
+-- Validates criteria for a table (22023 naming the fault); returns how a
+-- person reads them. The Rust side takes the document as text.
+CREATE FUNCTION sharing._compile_criteria(tbl oid, criteria jsonb) RETURNS text
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._compile_criteria(tbl, sharing._criteria_text(criteria)) $$;
+
 CREATE FUNCTION sharing.create_criteria_rule(tbl regclass, name text, criteria jsonb, to_type text,
                                              to_name text, access text, superiors_allowed boolean DEFAULT false)
 RETURNS bigint
@@ -124,13 +131,17 @@ CREATE FUNCTION sharing.access_level(user_id bigint, tbl regclass, record_id tex
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    key text;
 BEGIN
     PERFORM sharing._require_may_inspect(user_id);
     PERFORM sharing._require_protected(tbl, false);
-    IF record_id IS NULL THEN
+    -- An id that is no value of the key's type names no record: 'none'.
+    key := sharing._record_key(tbl, record_id);
+    IF key IS NULL THEN
         RETURN 'none';
     END IF;
-    RETURN sharing._level_name(sharing._access_rank(user_id, tbl, record_id));
+    RETURN sharing._level_name(sharing._access_rank(user_id, tbl, key));
 END
 $$;
 
@@ -211,7 +222,10 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM sharing.protected_tables p WHERE p.tbl = target;
     SELECT * INTO me FROM sharing.users u WHERE u.id = uid AND u.active;
-    IF me.id IS NULL OR NOT sharing._record_exists(target, rid) THEN
+    -- The key as shares file it; no key (e.g. a child row without a
+    -- parent), or no such record: no path.
+    rid := sharing._record_key(target, rid);
+    IF me.id IS NULL OR rid IS NULL OR NOT sharing._record_exists(target, rid) THEN
         RETURN;
     END IF;
 
@@ -301,17 +315,23 @@ RETURNS TABLE (user_id bigint, user_name text, access text, reasons text[])
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    key text;
 BEGIN
     IF NOT sharing._may_manage() AND NOT (SELECT rolsuper OR pg_has_role(oid, 'sharing_app', 'MEMBER')
                                            FROM pg_roles WHERE oid = sharing._outer_role_oid()) THEN
         RAISE EXCEPTION 'permission denied for function sharing.who_can_access' USING ERRCODE = '42501';
     END IF;
     PERFORM sharing._require_protected(tbl, false);
+    key := sharing._record_key(tbl, record_id);
+    IF key IS NULL THEN
+        RETURN;
+    END IF;
     RETURN QUERY
         SELECT u.id, u.name, lvl.access,
-               ARRAY(SELECT e.reason || ': ' || e.detail FROM sharing._explain(u.id, tbl, record_id) e)
+               ARRAY(SELECT e.reason || ': ' || e.detail FROM sharing._explain(u.id, tbl, key) e)
           FROM sharing.users u
-         CROSS JOIN LATERAL (SELECT sharing._level_name(sharing._access_rank(u.id, tbl, record_id)) AS access) lvl
+         CROSS JOIN LATERAL (SELECT sharing._level_name(sharing._access_rank(u.id, tbl, key)) AS access) lvl
          WHERE u.active AND lvl.access <> 'none'
          ORDER BY u.id;
 END

@@ -174,7 +174,9 @@ AS $$ SELECT sharing._action_allowed_of(sharing.current_user_id(), target, actio
 
 -- ------------------------------------------------- triggers on protected tables
 
--- Shares go with their record.
+-- Shares go with their record. After a DELETE, the shares of the deleted
+-- keys; after a TRUNCATE of the protected table, all its shares; after a
+-- TRUNCATE of one partition, the shares of the records that are gone.
 CREATE FUNCTION sharing._forget_shares() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -182,12 +184,19 @@ AS $$
 DECLARE
     -- A partition's shares are filed under its protected root table.
     root regclass := coalesce(pg_partition_root(TG_RELID), TG_RELID);
+    t sharing.protected_tables;
 BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
+    SELECT * INTO t FROM sharing.protected_tables p WHERE p.tbl = root;
+    IF TG_OP = 'TRUNCATE' AND TG_RELID = root THEN
         DELETE FROM sharing.shares WHERE tbl = root;
+    ELSIF TG_OP = 'TRUNCATE' THEN
+        EXECUTE format('DELETE FROM sharing.shares s WHERE s.tbl = $1 '
+                       'AND NOT EXISTS (SELECT 1 FROM %s r WHERE r.%I = s.record_id::%s)',
+                       root, t.pk_column, t.pk_type)
+          USING root;
     ELSE
         EXECUTE format('DELETE FROM sharing.shares WHERE tbl = $1 AND record_id IN (SELECT %I::text FROM gone)',
-                       (SELECT pk_column FROM sharing.protected_tables WHERE tbl = root))
+                       t.pk_column)
           USING root;
     END IF;
     RETURN NULL;
@@ -195,22 +204,110 @@ END
 $$;
 
 -- Changing a row's owner, primary key or parent needs full access to it.
+-- A record whose key changes loses its manual shares: they are filed by
+-- key, and must not pass to a later record that takes the old key.
+-- SECURITY DEFINER to remove those shares; who is asking is read from the
+-- session (current_user_id, the outer role), which it does not change.
 CREATE FUNCTION sharing._guard_protected_columns() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     root regclass := coalesce(pg_partition_root(TG_RELID), TG_RELID);
-    record_id text := to_jsonb(OLD) ->> (SELECT pk_column::text FROM sharing.protected_tables WHERE tbl = root);
+    pk text := (SELECT pk_column::text FROM sharing.protected_tables WHERE tbl = root);
+    old_key text := to_jsonb(OLD) ->> pk;
 BEGIN
-    IF (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE oid = sharing._outer_role_oid()) THEN
-        RETURN NEW;
-    END IF;
-    IF sharing.access_level(sharing.current_user_id(), root, record_id) <> 'read_write_delete' THEN
+    IF NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE oid = sharing._outer_role_oid())
+       AND sharing.access_level(sharing.current_user_id(), root, old_key) <> 'read_write_delete' THEN
         RAISE EXCEPTION 'changing the owner, key or parent of % record % needs full access (read_write_delete)',
-            root, record_id USING ERRCODE = '42501';
+            root, old_key USING ERRCODE = '42501';
+    END IF;
+    IF (to_jsonb(NEW) ->> pk) IS DISTINCT FROM old_key THEN
+        DELETE FROM sharing.shares s WHERE s.tbl = root AND s.record_id = old_key;
     END IF;
     RETURN NEW;
+END
+$$;
+
+-- A partition created or attached after its table was protected would
+-- otherwise have neither RLS nor policies, and querying it directly would
+-- show every row: protect it at the end of the command that made it.
+CREATE FUNCTION sharing._on_ddl_command_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    root regclass;
+BEGIN
+    FOR root IN
+        SELECT DISTINCT p.tbl
+          FROM pg_event_trigger_ddl_commands() c
+          JOIN sharing.protected_tables p
+            ON p.tbl = coalesce(pg_partition_root(c.objid::regclass), c.objid::regclass)
+         WHERE c.classid = 'pg_class'::regclass AND c.object_type = 'table'
+    LOOP
+        PERFORM sharing._protect_new_partitions(root);
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER sharing_protect_new_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION sharing._on_ddl_command_end();
+
+-- A criteria document as text for the Rust side, with every number in a
+-- condition's value written as a string: jsonb keeps numbers exactly, but
+-- read into Rust they would become floats (12345678901234567890123 loses
+-- digits, 1e400 fails). The value is cast to the column's type either way.
+CREATE FUNCTION sharing._numbers_as_strings(v jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE jsonb_typeof(v)
+        WHEN 'number' THEN to_jsonb(v #>> '{}')
+        WHEN 'array' THEN (SELECT coalesce(jsonb_agg(CASE WHEN jsonb_typeof(x) = 'number' THEN to_jsonb(x #>> '{}')
+                                                          ELSE x END ORDER BY n), '[]')
+                             FROM jsonb_array_elements(v) WITH ORDINALITY AS e (x, n))
+        ELSE v END
+$$;
+
+CREATE FUNCTION sharing._criteria_text(criteria jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN jsonb_typeof(criteria -> 'conditions') = 'array' THEN
+               jsonb_set(criteria, '{conditions}',
+                         (SELECT coalesce(jsonb_agg(CASE WHEN jsonb_typeof(c) = 'object' AND c ? 'value'
+                                                         THEN jsonb_set(c, '{value}', sharing._numbers_as_strings(c -> 'value'))
+                                                         ELSE c END ORDER BY n), '[]')
+                            FROM jsonb_array_elements(criteria -> 'conditions') WITH ORDINALITY AS e (c, n)))
+           ELSE criteria END::text
+$$;
+
+-- A record id as the table's key type prints it ('01' → '1' for a bigint
+-- key, upper- to lower-case for a uuid), or NULL when it is no value of
+-- that type (so no record's id). Shares are filed under this form, so that
+-- comparing ids as text, as the share cleanup and the explanations do,
+-- agrees with comparing them as keys.
+CREATE FUNCTION sharing._record_key(target regclass, record_id text) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- pk_type comes from format_type() at protect time, never from a caller.
+    key_type text := (SELECT pk_type FROM sharing.protected_tables WHERE tbl = target);
+    key text;
+BEGIN
+    IF record_id IS NULL OR key_type IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF key_type = 'text' THEN
+        RETURN record_id;
+    END IF;
+    EXECUTE format('SELECT $1::%s::text', key_type) INTO key USING record_id;
+    RETURN key;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
 END
 $$;
 
@@ -286,25 +383,29 @@ DECLARE
     me bigint := sharing.current_user_id();
     my_level text;
     recipient bigint;
+    key text;
 BEGIN
     PERFORM sharing._require_protected(tbl, true);
     PERFORM sharing._check_access(access);
     recipient := sharing._principal_id(to_type, to_name, ARRAY['user', 'role', 'role_and_subordinates', 'group']);
-    IF record_id IS NULL OR NOT sharing._record_exists(tbl, record_id) THEN
-        RAISE EXCEPTION 'record % does not exist in table %', coalesce(record_id, 'NULL'), tbl USING ERRCODE = '22023';
-    END IF;
+    key := sharing._record_key(tbl, record_id);
+    -- The permission comes first: to a user without access, a record that
+    -- does not exist and one they may not see look the same.
     IF NOT sharing._may_manage() THEN
-        my_level := sharing.access_level(me, tbl, record_id);
+        my_level := CASE WHEN key IS NULL THEN 'none' ELSE sharing.access_level(me, tbl, key) END;
         IF my_level <> 'read_write_delete' THEN
             RAISE EXCEPTION 'permission denied to share % record %: sharing needs full access (you have %)',
-                tbl, record_id, my_level USING ERRCODE = '42501';
+                tbl, coalesce(record_id, 'NULL'), my_level USING ERRCODE = '42501';
         END IF;
+    END IF;
+    IF key IS NULL OR NOT sharing._record_exists(tbl, key) THEN
+        RAISE EXCEPTION 'record % does not exist in table %', coalesce(record_id, 'NULL'), tbl USING ERRCODE = '22023';
     END IF;
     IF expires_at IS NOT NULL AND expires_at <= statement_timestamp() THEN
         RAISE EXCEPTION 'expires_at % is in the past', expires_at USING ERRCODE = '22023';
     END IF;
     INSERT INTO sharing.shares AS s (tbl, record_id, to_type, to_id, access, expires_at, shared_by)
-    VALUES (tbl, record_id, to_type, recipient, access, expires_at, me)
+    VALUES (tbl, key, to_type, recipient, access, expires_at, me)
     ON CONFLICT ON CONSTRAINT shares_tbl_record_id_to_type_to_id_key
     DO UPDATE SET access = EXCLUDED.access, expires_at = EXCLUDED.expires_at, shared_by = EXCLUDED.shared_by,
                   shared_by_role = EXCLUDED.shared_by_role, created_at = now();
@@ -318,16 +419,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     recipient bigint;
+    key text;
 BEGIN
     PERFORM sharing._require_protected(tbl, true);
     recipient := sharing._principal_id(to_type, to_name, ARRAY['user', 'role', 'role_and_subordinates', 'group']);
+    key := sharing._record_key(tbl, record_id);
     IF NOT sharing._may_manage()
-       AND sharing.access_level(sharing.current_user_id(), tbl, record_id) <> 'read_write_delete' THEN
-        RAISE EXCEPTION 'permission denied to unshare % record %: needs full access', tbl, record_id
+       AND (key IS NULL OR sharing.access_level(sharing.current_user_id(), tbl, key) <> 'read_write_delete') THEN
+        RAISE EXCEPTION 'permission denied to unshare % record %: needs full access', tbl, coalesce(record_id, 'NULL')
             USING ERRCODE = '42501';
     END IF;
     DELETE FROM sharing.shares s
-     WHERE s.tbl = unshare_record.tbl AND s.record_id = unshare_record.record_id
+     WHERE s.tbl = unshare_record.tbl AND s.record_id = key
        AND s.to_type = unshare_record.to_type AND s.to_id = recipient;
     IF NOT FOUND THEN
         RAISE EXCEPTION '% record % is not shared with % "%"', tbl, record_id, to_type, to_name

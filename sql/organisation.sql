@@ -356,6 +356,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF NEW.member_type IS NULL OR NEW.member_type NOT IN ('user', 'role', 'role_and_subordinates', 'group') THEN
+        RAISE EXCEPTION 'invalid member type "%": expected one of user, role, role_and_subordinates, group',
+            NEW.member_type USING ERRCODE = '23514';
+    END IF;
     IF NOT (CASE NEW.member_type
         WHEN 'user' THEN EXISTS (SELECT 1 FROM sharing.users WHERE id = NEW.member_id)
         WHEN 'group' THEN EXISTS (SELECT 1 FROM sharing.groups WHERE id = NEW.member_id)
@@ -815,13 +819,14 @@ BEGIN
     IF allowed IS NULL THEN
         RAISE EXCEPTION 'allowed must be true or false' USING ERRCODE = '22023';
     END IF;
-    INSERT INTO sharing.profile_permissions AS pp (profile_id, tbl) VALUES (pid, tbl)
-    ON CONFLICT ON CONSTRAINT profile_permissions_pkey DO NOTHING;
-    UPDATE sharing.profile_permissions pp
+    -- One upsert: a new row starts from the defaults (every action allowed).
+    INSERT INTO sharing.profile_permissions AS pp (profile_id, tbl, can_create, can_read, can_edit, can_delete)
+    VALUES (pid, tbl, action <> 'create' OR allowed, action <> 'read' OR allowed,
+            action <> 'edit' OR allowed, action <> 'delete' OR allowed)
+    ON CONFLICT ON CONSTRAINT profile_permissions_pkey DO UPDATE
        SET can_create = CASE WHEN action = 'create' THEN allowed ELSE pp.can_create END,
            can_read   = CASE WHEN action = 'read'   THEN allowed ELSE pp.can_read END,
            can_edit   = CASE WHEN action = 'edit'   THEN allowed ELSE pp.can_edit END,
-           can_delete = CASE WHEN action = 'delete' THEN allowed ELSE pp.can_delete END
-     WHERE pp.profile_id = pid AND pp.tbl = set_profile_permission.tbl;
+           can_delete = CASE WHEN action = 'delete' THEN allowed ELSE pp.can_delete END;
 END
 $$;

@@ -5,7 +5,6 @@ use pg_sharing_core::access::{DefaultAccess, Level};
 use pg_sharing_core::criteria::{self, Column, Criteria, TypeFamily};
 use pg_sharing_core::policy::{CompiledCondition, CriteriaRule, Kind, TableModel, ROW};
 use pgrx::prelude::*;
-use pgrx::JsonB;
 
 /// A column with what casting a literal to its type needs.
 pub struct ColumnInfo {
@@ -127,10 +126,18 @@ fn check_cast(value: &str, info: &ColumnInfo) -> std::result::Result<(), String>
     .execute()
 }
 
+/// Parses a criteria document given as text by `sharing._criteria_text`.
+pub fn criteria_doc(text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text)
+        .map_err(|e| SharingError::InvalidArgument(format!("criteria cannot be read: {e}")))
+}
+
 fn load_criteria_rules(rel: pg_sys::Oid) -> Result<Vec<CriteriaRule>> {
-    let rows: Vec<(i64, String, serde_json::Value)> = Spi::connect(|client| {
+    // The documents as text with their numbers as exact strings: reading
+    // jsonb into serde_json would make every number an f64.
+    let rows: Vec<(i64, String, String)> = Spi::connect(|client| {
         let rows = client.select(
-            "SELECT id, access, criteria FROM sharing.rules \
+            "SELECT id, access, sharing._criteria_text(criteria) FROM sharing.rules \
               WHERE tbl = $1 AND rule_type = 'criteria' AND active ORDER BY id",
             None,
             &[rel.into()],
@@ -139,14 +146,14 @@ fn load_criteria_rules(rel: pg_sys::Oid) -> Result<Vec<CriteriaRule>> {
         for row in rows {
             let id: i64 = row.get(1)?.unwrap_or_default();
             let access: String = row.get(2)?.unwrap_or_default();
-            let criteria: Option<JsonB> = row.get(3)?;
-            out.push((id, access, criteria.map(|j| j.0).unwrap_or_default()));
+            let criteria: Option<String> = row.get(3)?;
+            out.push((id, access, criteria.unwrap_or_default()));
         }
         Ok::<_, SharingError>(out)
     })?;
     let mut rules = Vec::with_capacity(rows.len());
-    for (id, access, doc) in rows {
-        let compiled = compile_criteria(rel, &doc)?;
+    for (id, access, text) in rows {
+        let compiled = compile_criteria(rel, &criteria_doc(&text)?)?;
         rules.push(CriteriaRule {
             id,
             access: access.parse::<Level>().map_err(SharingError::Internal)?,

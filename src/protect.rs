@@ -8,6 +8,30 @@ use pg_sharing_core::access::DefaultAccess;
 use pg_sharing_core::policy::POLICY_NAMES;
 use pg_sharing_core::sql::quote_ident;
 use pgrx::prelude::*;
+use std::cell::Cell;
+
+thread_local! {
+    /// Set while this backend (re)writes policies itself: the DDL it runs
+    /// (ALTER TABLE … ROW LEVEL SECURITY) fires the event trigger that
+    /// protects new partitions, which must then stand aside.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the backend busy until dropped (also when an error unwinds).
+struct Busy(bool);
+
+impl Busy {
+    fn enter() -> Busy {
+        Busy(BUSY.with(|b| b.replace(true)))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let previous = self.0;
+        BUSY.with(|b| b.set(previous));
+    }
+}
 
 /// What protection needs to know about a table's primary key.
 struct PrimaryKey {
@@ -25,11 +49,26 @@ fn relkind(rel: pg_sys::Oid) -> Result<Option<String>> {
 fn require_table(rel: pg_sys::Oid) -> Result<String> {
     let name = qualified_name(rel)?;
     match relkind(rel)?.as_deref() {
-        Some("r") | Some("p") => Ok(name),
-        _ => Err(SharingError::InvalidTableDefinition(format!(
-            "{name} is not a table; only tables (plain or partitioned) can be protected"
-        ))),
+        Some("r") | Some("p") => {}
+        _ => {
+            return Err(SharingError::InvalidTableDefinition(format!(
+                "{name} is not a table; only tables (plain or partitioned) can be protected"
+            )))
+        }
     }
+    // A partition is protected with its partitioned table, never alone:
+    // its shares, rules and triggers are those of the whole tree.
+    if let Some(root) = query_one::<pg_sys::Oid>(
+        "SELECT pg_catalog.pg_partition_root($1)::oid \
+           FROM pg_catalog.pg_class WHERE oid = $1 AND relispartition",
+        &[rel.into()],
+    )? {
+        return Err(SharingError::InvalidTableDefinition(format!(
+            "{name} is a partition of {}; protect the partitioned table instead",
+            qualified_name(root)?
+        )));
+    }
+    Ok(name)
 }
 
 fn primary_key(rel: pg_sys::Oid, name: &str) -> Result<PrimaryKey> {
@@ -140,6 +179,16 @@ fn children_of(rel: pg_sys::Oid) -> Result<Vec<pg_sys::Oid>> {
     })
 }
 
+/// Drops a trigger of ours if the relation has it (child tables have no
+/// share-cleanup triggers), without DROP … IF EXISTS's notice. A trigger
+/// cloned onto a partition goes with its parent's.
+fn drop_trigger(relation: &str, trigger: &str) -> Result<()> {
+    if has_trigger(relation, trigger)? {
+        Spi::run(&format!("DROP TRIGGER {} ON {relation}", quote_ident(trigger)))?;
+    }
+    Ok(())
+}
+
 fn drop_policies(relation: &str) -> Result<()> {
     for policy in POLICY_NAMES {
         let exists = query_one::<bool>(
@@ -154,9 +203,26 @@ fn drop_policies(relation: &str) -> Result<()> {
     Ok(())
 }
 
+fn forced(relation: &str) -> Result<bool> {
+    Ok(query_one::<bool>(
+        "SELECT relforcerowsecurity FROM pg_catalog.pg_class WHERE oid = $1::regclass",
+        &[relation.into()],
+    )?
+    .unwrap_or(false))
+}
+
+fn has_policy(relation: &str) -> Result<bool> {
+    Ok(query_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass AND polname = $2)",
+        &[relation.into(), POLICY_NAMES[0].into()],
+    )?
+    .unwrap_or(false))
+}
+
 /// (Re)generates the policies of a protected table, on every relation of its
 /// partition tree, and of the child tables that follow it.
 pub fn apply_policies(rel: pg_sys::Oid) -> Result<()> {
+    let _busy = Busy::enter();
     let model = protected_model(rel)?;
     for relation in partition_tree(rel)? {
         drop_policies(&relation)?;
@@ -186,15 +252,70 @@ fn install_triggers(rel: pg_sys::Oid, guarded: &[&str], forget_shares: bool) -> 
     ))?;
     if forget_shares {
         for relation in partition_tree(rel)? {
-            Spi::run(&format!(
-                "CREATE TRIGGER sharing_forget_shares AFTER DELETE ON {relation} \
-                 REFERENCING OLD TABLE AS gone FOR EACH STATEMENT \
-                 EXECUTE FUNCTION sharing._forget_shares()"
-            ))?;
-            Spi::run(&format!(
-                "CREATE TRIGGER sharing_forget_shares_truncate AFTER TRUNCATE ON {relation} \
-                 FOR EACH STATEMENT EXECUTE FUNCTION sharing._forget_shares()"
-            ))?;
+            install_share_triggers(&relation)?;
+        }
+    }
+    Ok(())
+}
+
+/// The statement-level triggers that remove a record's shares with it.
+/// Statement triggers are not cloned to partitions: every relation of a
+/// partition tree gets its own.
+fn install_share_triggers(relation: &str) -> Result<()> {
+    if !has_trigger(relation, "sharing_forget_shares")? {
+        Spi::run(&format!(
+            "CREATE TRIGGER sharing_forget_shares AFTER DELETE ON {relation} \
+             REFERENCING OLD TABLE AS gone FOR EACH STATEMENT \
+             EXECUTE FUNCTION sharing._forget_shares()"
+        ))?;
+    }
+    if !has_trigger(relation, "sharing_forget_shares_truncate")? {
+        Spi::run(&format!(
+            "CREATE TRIGGER sharing_forget_shares_truncate AFTER TRUNCATE ON {relation} \
+             FOR EACH STATEMENT EXECUTE FUNCTION sharing._forget_shares()"
+        ))?;
+    }
+    Ok(())
+}
+
+fn has_trigger(relation: &str, trigger: &str) -> Result<bool> {
+    Ok(query_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger \
+                         WHERE tgrelid = $1::regclass AND tgname = $2 AND tgparentid = 0)",
+        &[relation.into(), trigger.into()],
+    )?
+    .unwrap_or(false))
+}
+
+/// Protects the relations of a protected table's partition tree that have
+/// no policies yet: partitions created or attached after `protect`. Called
+/// by the event trigger at the end of CREATE TABLE / ALTER TABLE; a no-op
+/// while pg_sharing itself is rewriting policies.
+fn protect_new_partitions(rel: pg_sys::Oid) -> Result<()> {
+    if BUSY.with(|b| b.get()) {
+        return Ok(());
+    }
+    let _busy = Busy::enter();
+    let Some(model) = catalog::table_model(rel)? else {
+        return Ok(());
+    };
+    let owned = matches!(model.kind, pg_sharing_core::policy::Kind::Owned { .. });
+    for relation in partition_tree(rel)? {
+        // FORCE ROW LEVEL SECURITY already on: protected before, only its
+        // policies not (yet) there. That is a restore in progress (pg_dump
+        // sets FORCE with the table and creates the policies later), which
+        // must not find our policies in its way.
+        if has_policy(&relation)? || forced(&relation)? {
+            continue;
+        }
+        for statement in model.policies(&relation) {
+            Spi::run(&statement)?;
+        }
+        Spi::run(&format!(
+            "ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY"
+        ))?;
+        if owned {
+            install_share_triggers(&relation)?;
         }
     }
     Ok(())
@@ -279,6 +400,7 @@ fn protect_child_table(rel: pg_sys::Oid, parent_column: &str, parent: pg_sys::Oi
 }
 
 fn unprotect_table(rel: pg_sys::Oid) -> Result<()> {
+    let _busy = Busy::enter();
     let model = protected_model(rel)?;
     let children = children_of(rel)?;
     if !children.is_empty() {
@@ -297,17 +419,10 @@ fn unprotect_table(rel: pg_sys::Oid) -> Result<()> {
         Spi::run(&format!(
             "ALTER TABLE {relation} NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY"
         ))?;
-        Spi::run(&format!(
-            "DROP TRIGGER IF EXISTS sharing_forget_shares ON {relation}"
-        ))?;
-        Spi::run(&format!(
-            "DROP TRIGGER IF EXISTS sharing_forget_shares_truncate ON {relation}"
-        ))?;
+        drop_trigger(&relation, "sharing_forget_shares")?;
+        drop_trigger(&relation, "sharing_forget_shares_truncate")?;
     }
-    Spi::run(&format!(
-        "DROP TRIGGER IF EXISTS sharing_guard ON {}",
-        model.table
-    ))?;
+    drop_trigger(&model.table, "sharing_guard")?;
     Spi::run_with_args(
         "DELETE FROM sharing.protected_tables WHERE tbl = $1",
         &[rel.into()],
@@ -336,6 +451,11 @@ fn _unprotect_table(tbl: pg_sys::Oid) {
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
+fn _protect_new_partitions(tbl: pg_sys::Oid) {
+    protect_new_partitions(tbl).or_raise()
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
 fn _apply_policies(tbl: pg_sys::Oid) {
     apply_policies(tbl).or_raise()
 }
@@ -353,10 +473,14 @@ fn _policy_sql(tbl: pg_sys::Oid) -> String {
     out.join("\n")
 }
 
-/// Validates criteria for a table; returns how a person reads them.
+/// Validates criteria for a table; returns how a person reads them. Takes
+/// the document as text from `sharing._criteria_text` (numbers as exact
+/// strings), not as jsonb: pgrx would turn a number into an f64, losing
+/// digits or failing outright (1e400). `sharing._compile_criteria(oid,
+/// jsonb)` in api.sql is the jsonb front door.
 #[pg_extern(stable, parallel_restricted)]
-fn _compile_criteria(tbl: pg_sys::Oid, criteria: pgrx::JsonB) -> String {
-    catalog::compile_criteria(tbl, &criteria.0)
+fn _compile_criteria(tbl: pg_sys::Oid, criteria: &str) -> String {
+    catalog::compile_criteria(tbl, &catalog::criteria_doc(criteria).or_raise())
         .or_raise()
         .describe()
 }

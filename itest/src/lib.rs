@@ -37,15 +37,24 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn new(test: &str) -> TestDb {
+        let db = TestDb::empty(test);
+        db.admin().batch_execute("CREATE EXTENSION pg_sharing").expect("create extension");
+        db
+    }
+
+    /// A fresh database without the extension (e.g. to restore a dump into).
+    pub fn empty(test: &str) -> TestDb {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("it_{}_{}_{n}", test, std::process::id());
         let name = format!("{prefix}_db");
         let mut admin = connect("postgres", "postgres");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create test database");
-        let mut db = connect(&name, "postgres");
-        db.batch_execute("CREATE EXTENSION pg_sharing").expect("create extension");
+        // Concurrent CREATE DATABASE can briefly find template1 in use.
+        let mut attempt = 0;
+        while let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
+            attempt += 1;
+            assert!(attempt < 20, "create test database {name}: {}", describe(&e));
+            std::thread::sleep(std::time::Duration::from_millis(100 * attempt));
+        }
         TestDb {
             name,
             prefix,
