@@ -54,10 +54,20 @@ CREATE TABLE sharing.groups (
 -- member_type names the same principal kinds as sharing._user_principals,
 -- so "is user U a direct member" is a join on (type, id).
 CREATE TABLE sharing.group_members (
-    group_id    bigint NOT NULL REFERENCES sharing.groups (id) ON DELETE CASCADE,
-    member_type text NOT NULL CHECK (member_type IN ('user', 'role', 'role_and_subordinates', 'group')),
-    member_id   bigint NOT NULL,
-    PRIMARY KEY (group_id, member_type, member_id)
+    group_id        bigint NOT NULL REFERENCES sharing.groups (id) ON DELETE CASCADE,
+    member_type     text NOT NULL CHECK (member_type IN ('user', 'role', 'role_and_subordinates', 'group')),
+    member_id       bigint NOT NULL,
+    -- member_id again, in the column of its type (set by a trigger): real
+    -- foreign keys, so that pg_dump restores memberships after the users,
+    -- roles and groups they name.
+    member_user_id  bigint REFERENCES sharing.users (id) ON DELETE CASCADE,
+    member_role_id  bigint REFERENCES sharing.roles (id) ON DELETE CASCADE,
+    member_group_id bigint REFERENCES sharing.groups (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, member_type, member_id),
+    CONSTRAINT group_member_typed CHECK (
+        member_user_id IS NOT DISTINCT FROM CASE WHEN member_type = 'user' THEN member_id END
+        AND member_role_id IS NOT DISTINCT FROM CASE WHEN member_type IN ('role', 'role_and_subordinates') THEN member_id END
+        AND member_group_id IS NOT DISTINCT FROM CASE WHEN member_type = 'group' THEN member_id END)
 );
 CREATE INDEX ON sharing.group_members (member_type, member_id);
 

@@ -39,8 +39,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    old_row jsonb := CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END;
-    new_row jsonb := CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END;
+    -- group_members repeats member_id in a typed column (for foreign keys); the
+    -- audit shows it once.
+    old_row jsonb := CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END - ARRAY['member_user_id', 'member_role_id', 'member_group_id'];
+    new_row jsonb := CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END - ARRAY['member_user_id', 'member_role_id', 'member_group_id'];
 BEGIN
     IF old_row IS NOT DISTINCT FROM new_row THEN
         RETURN NULL;
@@ -368,6 +370,9 @@ BEGIN
         RAISE EXCEPTION 'group member % % does not exist', NEW.member_type, NEW.member_id
             USING ERRCODE = '23503';
     END IF;
+    NEW.member_user_id := CASE WHEN NEW.member_type = 'user' THEN NEW.member_id END;
+    NEW.member_role_id := CASE WHEN NEW.member_type IN ('role', 'role_and_subordinates') THEN NEW.member_id END;
+    NEW.member_group_id := CASE WHEN NEW.member_type = 'group' THEN NEW.member_id END;
     IF NEW.member_type = 'group' AND NEW.member_id = NEW.group_id THEN
         RAISE EXCEPTION 'group "%" cannot be a member of itself',
             (SELECT name FROM sharing.groups WHERE id = NEW.group_id) USING ERRCODE = '23514';

@@ -78,7 +78,20 @@ fn policy_drift(tbl: pg_sys::Oid) -> Result<Vec<String>> {
         for statement in model.policies("pg_temp._sharing_expected") {
             Spi::run(&statement)?;
         }
-        let expected = policy_shapes("pg_temp._sharing_expected")?;
+        // Deparsed sub-selects qualify the outer row by relation name:
+        // read the scratch table's name as the real one's.
+        let relname = crate::catalog::query_one::<String>(
+            "SELECT pg_catalog.quote_ident(relname::text) FROM pg_catalog.pg_class WHERE oid = $1::regclass",
+            &[relation.as_str().into()],
+        )?
+        .unwrap_or_default();
+        let expected: PolicyShape = policy_shapes("pg_temp._sharing_expected")?
+            .into_iter()
+            .map(|(name, (cmd, permissive, qual, check))| {
+                let rename = |e: Option<String>| e.map(|t| t.replace("_sharing_expected.", &format!("{relname}.")));
+                (name, (cmd, permissive, rename(qual), rename(check)))
+            })
+            .collect();
         Spi::run("DROP TABLE pg_temp._sharing_expected")?;
         let actual = policy_shapes(&relation)?;
         for (name, shape) in &expected {
