@@ -213,7 +213,7 @@ SELECT r.id AS rule_id,
        r.name,
        r.rule_type AS type,
        CASE r.rule_type WHEN 'owner' THEN 'Owned by ' || sharing._principal_label(r.from_type, r.from_id)
-                        ELSE sharing._describe_criteria(r.criteria) END AS shared_from,
+                        ELSE sharing._describe_criteria(sharing._criteria_text(r.criteria)) END AS shared_from,
        sharing._principal_label(r.to_type, r.to_id) AS shared_to,
        r.access,
        r.superiors_allowed,

@@ -389,6 +389,12 @@ BEGIN
         RAISE EXCEPTION 'configuration must not be NULL' USING ERRCODE = '22023';
     END IF;
     doc := sharing._validate_config(config);
+    -- Criteria as given (the validated copy went through f64 numbers).
+    doc := jsonb_set(doc, '{rules}', (
+        SELECT coalesce(jsonb_agg(CASE WHEN r.value ->> 'type' = 'criteria'
+                                       THEN jsonb_set(r.value, '{criteria}', config -> 'rules' -> (r.n - 1)::int -> 'criteria')
+                                       ELSE r.value END ORDER BY r.n), '[]')
+          FROM jsonb_array_elements(doc -> 'rules') WITH ORDINALITY AS r (value, n)));
     BEGIN
         changes := sharing._apply_config(doc);
         IF dry_run THEN

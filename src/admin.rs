@@ -10,11 +10,14 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 use std::collections::BTreeMap;
 
-/// How a person reads a criteria document, without checking it against a
-/// table (the rule list must render even if a column was dropped since).
+/// How a person reads a criteria document (given as text by
+/// `sharing._criteria_text`, numbers exact), without checking it against a
+/// table: the rule list must render even if a column was dropped since.
 #[pg_extern(immutable, strict, parallel_safe)]
-fn _describe_criteria(criteria: JsonB) -> String {
-    let doc = criteria.0;
+fn _describe_criteria(criteria: &str) -> String {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(criteria) else {
+        return criteria.to_string();
+    };
     // Every column named in the document, typed as text: every op fits
     // text, and a description needs nothing more.
     let columns: Vec<Column> = doc
@@ -34,7 +37,7 @@ fn _describe_criteria(criteria: JsonB) -> String {
         .unwrap_or_default();
     match criteria::parse(&doc, &columns, "") {
         Ok(c) => c.describe(),
-        Err(_) => doc.to_string(),
+        Err(_) => criteria.to_string(),
     }
 }
 
