@@ -91,7 +91,9 @@ fn policy_drift(tbl: pg_sys::Oid) -> Result<Vec<String>> {
         let expected: PolicyShape = policy_shapes("pg_temp._sharing_expected")?
             .into_iter()
             .map(|(name, (cmd, permissive, qual, check))| {
-                let rename = |e: Option<String>| e.map(|t| t.replace("_sharing_expected.", &format!("{relname}.")));
+                let rename = |e: Option<String>| {
+                    e.map(|t| t.replace("_sharing_expected.", &format!("{relname}.")))
+                };
                 (name, (cmd, permissive, rename(qual), rename(check)))
             })
             .collect();
@@ -122,7 +124,9 @@ fn _policy_drift(tbl: pg_sys::Oid) -> SetOfIterator<'static, String> {
 #[pg_extern(immutable, strict, parallel_safe)]
 fn _validate_config(config: JsonB) -> JsonB {
     let parsed = pg_sharing_core::config::parse(&config.0)
-        .map_err(|e| crate::error::SharingError::InvalidArgument(format!("invalid configuration at {e}")))
+        .map_err(|e| {
+            crate::error::SharingError::InvalidArgument(format!("invalid configuration at {e}"))
+        })
         .or_raise();
     JsonB(serde_json::to_value(parsed).expect("a parsed config serializes"))
 }

@@ -184,7 +184,10 @@ fn children_of(rel: pg_sys::Oid) -> Result<Vec<pg_sys::Oid>> {
 /// cloned onto a partition goes with its parent's.
 fn drop_trigger(relation: &str, trigger: &str) -> Result<()> {
     if has_trigger(relation, trigger)? {
-        Spi::run(&format!("DROP TRIGGER {} ON {relation}", quote_ident(trigger)))?;
+        Spi::run(&format!(
+            "DROP TRIGGER {} ON {relation}",
+            quote_ident(trigger)
+        ))?;
     }
     Ok(())
 }

@@ -184,19 +184,29 @@ fn problem(path: String, message: impl Into<String>) -> ConfigError {
 /// with the path where they occur.
 pub fn parse(doc: &serde_json::Value) -> Result<Config, ConfigError> {
     if !doc.is_object() {
-        return Err(problem("$".into(), "the configuration must be a JSON object"));
+        return Err(problem(
+            "$".into(),
+            "the configuration must be a JSON object",
+        ));
     }
     let config: Config = serde_path_to_error::deserialize(doc).map_err(|e| {
         let path = e.path().to_string();
         problem(
-            if path == "." { "$".into() } else { format!("$.{path}") },
+            if path == "." {
+                "$".into()
+            } else {
+                format!("$.{path}")
+            },
             e.into_inner().to_string(),
         )
     })?;
     if config.version != VERSION {
         return Err(problem(
             "$.version".into(),
-            format!("unsupported version {} (this pg_sharing reads version {VERSION})", config.version),
+            format!(
+                "unsupported version {} (this pg_sharing reads version {VERSION})",
+                config.version
+            ),
         ));
     }
     validate(&config)?;
@@ -204,9 +214,17 @@ pub fn parse(doc: &serde_json::Value) -> Result<Config, ConfigError> {
 }
 
 const ACCESS: [&str; 3] = ["read", "read_write", "read_write_delete"];
-const DEFAULT_ACCESS: [&str; 4] = ["private", "public_read", "public_read_write", "public_read_write_delete"];
+const DEFAULT_ACCESS: [&str; 4] = [
+    "private",
+    "public_read",
+    "public_read_write",
+    "public_read_write_delete",
+];
 
-fn unique<'a>(items: impl Iterator<Item = (String, &'a str)>, what: &str) -> Result<(), ConfigError> {
+fn unique<'a>(
+    items: impl Iterator<Item = (String, &'a str)>,
+    what: &str,
+) -> Result<(), ConfigError> {
     let mut seen = BTreeSet::new();
     for (path, name) in items {
         if name.trim().is_empty() {
@@ -221,13 +239,47 @@ fn unique<'a>(items: impl Iterator<Item = (String, &'a str)>, what: &str) -> Res
 
 /// Checks that the document is self-consistent.
 pub fn validate(c: &Config) -> Result<(), ConfigError> {
-    unique(c.roles.iter().enumerate().map(|(i, r)| (format!("$.roles[{i}].name"), r.name.as_str())), "role")?;
-    unique(c.profiles.iter().enumerate().map(|(i, p)| (format!("$.profiles[{i}].name"), p.name.as_str())), "profile")?;
-    unique(c.users.iter().enumerate().map(|(i, u)| (format!("$.users[{i}].name"), u.name.as_str())), "user")?;
-    unique(c.groups.iter().enumerate().map(|(i, g)| (format!("$.groups[{i}].name"), g.name.as_str())), "group")?;
-    unique(c.tables.iter().enumerate().map(|(i, t)| (format!("$.tables[{i}].table"), t.table.as_str())), "table")?;
+    unique(
+        c.roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("$.roles[{i}].name"), r.name.as_str())),
+        "role",
+    )?;
+    unique(
+        c.profiles
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("$.profiles[{i}].name"), p.name.as_str())),
+        "profile",
+    )?;
+    unique(
+        c.users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (format!("$.users[{i}].name"), u.name.as_str())),
+        "user",
+    )?;
+    unique(
+        c.groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (format!("$.groups[{i}].name"), g.name.as_str())),
+        "group",
+    )?;
+    unique(
+        c.tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("$.tables[{i}].table"), t.table.as_str())),
+        "table",
+    )?;
 
-    let roles: BTreeMap<&str, Option<&str>> = c.roles.iter().map(|r| (r.name.as_str(), r.parent.as_deref())).collect();
+    let roles: BTreeMap<&str, Option<&str>> = c
+        .roles
+        .iter()
+        .map(|r| (r.name.as_str(), r.parent.as_deref()))
+        .collect();
     let profiles: BTreeSet<&str> = c
         .profiles
         .iter()
@@ -236,12 +288,16 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
         .collect();
     let users: BTreeSet<&str> = c.users.iter().map(|u| u.name.as_str()).collect();
     let groups: BTreeSet<&str> = c.groups.iter().map(|g| g.name.as_str()).collect();
-    let tables: BTreeMap<&str, &TableDef> = c.tables.iter().map(|t| (t.table.as_str(), t)).collect();
+    let tables: BTreeMap<&str, &TableDef> =
+        c.tables.iter().map(|t| (t.table.as_str(), t)).collect();
 
     for (i, r) in c.roles.iter().enumerate() {
         if let Some(p) = &r.parent {
             if !roles.contains_key(p.as_str()) {
-                return Err(problem(format!("$.roles[{i}].parent"), format!("role \"{p}\" is not defined in roles")));
+                return Err(problem(
+                    format!("$.roles[{i}].parent"),
+                    format!("role \"{p}\" is not defined in roles"),
+                ));
             }
         }
         // Walk up: a cycle returns to where it started.
@@ -264,30 +320,57 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
     for (i, u) in c.users.iter().enumerate() {
         if let Some(r) = &u.role {
             if !roles.contains_key(r.as_str()) {
-                return Err(problem(format!("$.users[{i}].role"), format!("role \"{r}\" is not defined in roles")));
+                return Err(problem(
+                    format!("$.users[{i}].role"),
+                    format!("role \"{r}\" is not defined in roles"),
+                ));
             }
         }
         if !profiles.contains(u.profile.as_str()) {
-            return Err(problem(format!("$.users[{i}].profile"), format!("profile \"{}\" is not defined in profiles", u.profile)));
+            return Err(problem(
+                format!("$.users[{i}].profile"),
+                format!("profile \"{}\" is not defined in profiles", u.profile),
+            ));
         }
         if let Some(id) = u.id {
             if !ids.insert(id) {
-                return Err(problem(format!("$.users[{i}].id"), format!("user id {id} is used twice")));
+                return Err(problem(
+                    format!("$.users[{i}].id"),
+                    format!("user id {id} is used twice"),
+                ));
             }
         }
         if let Some(d) = &u.db_role {
             if !db_roles.insert(d.as_str()) {
-                return Err(problem(format!("$.users[{i}].db_role"), format!("database role \"{d}\" is mapped twice")));
+                return Err(problem(
+                    format!("$.users[{i}].db_role"),
+                    format!("database role \"{d}\" is mapped twice"),
+                ));
             }
         }
     }
-    let principal = |path: String, kind: &str, name: Option<&str>, allowed: &[&str]| -> Result<(), ConfigError> {
+    let principal = |path: String,
+                     kind: &str,
+                     name: Option<&str>,
+                     allowed: &[&str]|
+     -> Result<(), ConfigError> {
         if !allowed.contains(&kind) {
-            return Err(problem(path, format!("invalid type \"{kind}\": expected one of {}", allowed.join(", "))));
+            return Err(problem(
+                path,
+                format!(
+                    "invalid type \"{kind}\": expected one of {}",
+                    allowed.join(", ")
+                ),
+            ));
         }
         let known = match (kind, name) {
             ("all_users", None) => return Ok(()),
-            ("all_users", Some(n)) => return Err(problem(path, format!("type all_users takes no name (got \"{n}\")"))),
+            ("all_users", Some(n)) => {
+                return Err(problem(
+                    path,
+                    format!("type all_users takes no name (got \"{n}\")"),
+                ))
+            }
             (_, None) => return Err(problem(path, format!("a name is required for type {kind}"))),
             ("user", Some(n)) => users.contains(n),
             ("group", Some(n)) => groups.contains(n),
@@ -298,7 +381,16 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
         } else {
             Err(problem(
                 path,
-                format!("{} \"{}\" is not defined in {}s", kind.replace("role_and_subordinates", "role"), name.unwrap_or_default(), if kind == "role_and_subordinates" { "role" } else { kind }),
+                format!(
+                    "{} \"{}\" is not defined in {}s",
+                    kind.replace("role_and_subordinates", "role"),
+                    name.unwrap_or_default(),
+                    if kind == "role_and_subordinates" {
+                        "role"
+                    } else {
+                        kind
+                    }
+                ),
             ))
         }
     };
@@ -312,7 +404,10 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
                 &["user", "role", "role_and_subordinates", "group"],
             )?;
             if m.kind == "group" {
-                nested.entry(g.name.as_str()).or_default().push(m.name.as_str());
+                nested
+                    .entry(g.name.as_str())
+                    .or_default()
+                    .push(m.name.as_str());
             }
         }
     }
@@ -324,7 +419,10 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
                 let mut p = path.clone();
                 p.push(next);
                 if next == g.name {
-                    return Err(problem(format!("$.groups[{i}].members"), format!("group membership cycle: {}", p.join(" → "))));
+                    return Err(problem(
+                        format!("$.groups[{i}].members"),
+                        format!("group membership cycle: {}", p.join(" → ")),
+                    ));
                 }
                 if seen.insert(next) {
                     stack.push((next, p));
@@ -335,7 +433,10 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
     for (i, p) in c.profiles.iter().enumerate() {
         for (j, perm) in p.permissions.iter().enumerate() {
             if !tables.contains_key(perm.table.as_str()) {
-                return Err(problem(format!("$.profiles[{i}].permissions[{j}].table"), format!("table \"{}\" is not defined in tables", perm.table)));
+                return Err(problem(
+                    format!("$.profiles[{i}].permissions[{j}].table"),
+                    format!("table \"{}\" is not defined in tables", perm.table),
+                ));
             }
         }
     }
@@ -345,16 +446,25 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
             (Some(_), None, None) => {
                 if let Some(a) = &t.default_access {
                     if !DEFAULT_ACCESS.contains(&a.as_str()) {
-                        return Err(problem(format!("{path}.default_access"), format!("invalid default access \"{a}\"")));
+                        return Err(problem(
+                            format!("{path}.default_access"),
+                            format!("invalid default access \"{a}\""),
+                        ));
                     }
                 }
             }
             (None, Some(parent), Some(_)) => {
                 if t.default_access.is_some() || t.grant_via_hierarchy.is_some() {
-                    return Err(problem(path, "a child table takes no default_access or grant_via_hierarchy"));
+                    return Err(problem(
+                        path,
+                        "a child table takes no default_access or grant_via_hierarchy",
+                    ));
                 }
                 if !tables.contains_key(parent.as_str()) {
-                    return Err(problem(format!("{path}.parent"), format!("table \"{parent}\" is not defined in tables")));
+                    return Err(problem(
+                        format!("{path}.parent"),
+                        format!("table \"{parent}\" is not defined in tables"),
+                    ));
                 }
             }
             _ => {
@@ -369,19 +479,36 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
     for (i, r) in c.rules.iter().enumerate() {
         let path = format!("$.rules[{i}]");
         match tables.get(r.table.as_str()) {
-            None => return Err(problem(format!("{path}.table"), format!("table \"{}\" is not defined in tables", r.table))),
+            None => {
+                return Err(problem(
+                    format!("{path}.table"),
+                    format!("table \"{}\" is not defined in tables", r.table),
+                ))
+            }
             Some(t) if t.owner_column.is_none() => {
-                return Err(problem(format!("{path}.table"), format!("table \"{}\" is a child table and takes no rules", r.table)))
+                return Err(problem(
+                    format!("{path}.table"),
+                    format!("table \"{}\" is a child table and takes no rules", r.table),
+                ))
             }
             _ => {}
         }
         if !rule_names.insert((r.table.as_str(), r.name.as_str())) {
-            return Err(problem(format!("{path}.name"), format!("rule \"{}\" is defined twice for table \"{}\"", r.name, r.table)));
+            return Err(problem(
+                format!("{path}.name"),
+                format!(
+                    "rule \"{}\" is defined twice for table \"{}\"",
+                    r.name, r.table
+                ),
+            ));
         }
         match r.kind.as_str() {
             "owner" => {
                 if r.criteria.is_some() {
-                    return Err(problem(format!("{path}.criteria"), "an owner rule takes no criteria"));
+                    return Err(problem(
+                        format!("{path}.criteria"),
+                        "an owner rule takes no criteria",
+                    ));
                 }
                 principal(
                     format!("{path}.from_type"),
@@ -392,13 +519,24 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
             }
             "criteria" => {
                 if r.from_type.is_some() || r.from_name.is_some() {
-                    return Err(problem(format!("{path}.from_type"), "a criteria rule takes no from_type/from_name"));
+                    return Err(problem(
+                        format!("{path}.from_type"),
+                        "a criteria rule takes no from_type/from_name",
+                    ));
                 }
                 if r.criteria.is_none() {
-                    return Err(problem(format!("{path}.criteria"), "a criteria rule needs criteria"));
+                    return Err(problem(
+                        format!("{path}.criteria"),
+                        "a criteria rule needs criteria",
+                    ));
                 }
             }
-            other => return Err(problem(format!("{path}.type"), format!("invalid rule type \"{other}\": expected owner or criteria"))),
+            other => {
+                return Err(problem(
+                    format!("{path}.type"),
+                    format!("invalid rule type \"{other}\": expected owner or criteria"),
+                ))
+            }
         }
         principal(
             format!("{path}.to_type"),
@@ -407,21 +545,40 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
             &["role", "role_and_subordinates", "group", "all_users"],
         )?;
         if !ACCESS.contains(&r.access.as_str()) {
-            return Err(problem(format!("{path}.access"), format!("invalid access \"{}\"", r.access)));
+            return Err(problem(
+                format!("{path}.access"),
+                format!("invalid access \"{}\"", r.access),
+            ));
         }
     }
     for (i, s) in c.shares.iter().enumerate() {
         let path = format!("$.shares[{i}]");
         match tables.get(s.table.as_str()) {
-            None => return Err(problem(format!("{path}.table"), format!("table \"{}\" is not defined in tables", s.table))),
+            None => {
+                return Err(problem(
+                    format!("{path}.table"),
+                    format!("table \"{}\" is not defined in tables", s.table),
+                ))
+            }
             Some(t) if t.owner_column.is_none() => {
-                return Err(problem(format!("{path}.table"), format!("table \"{}\" is a child table and takes no shares", s.table)))
+                return Err(problem(
+                    format!("{path}.table"),
+                    format!("table \"{}\" is a child table and takes no shares", s.table),
+                ))
             }
             _ => {}
         }
-        principal(format!("{path}.to_type"), &s.to_type, Some(&s.to_name), &["user", "role", "role_and_subordinates", "group"])?;
+        principal(
+            format!("{path}.to_type"),
+            &s.to_type,
+            Some(&s.to_name),
+            &["user", "role", "role_and_subordinates", "group"],
+        )?;
         if !ACCESS.contains(&s.access.as_str()) {
-            return Err(problem(format!("{path}.access"), format!("invalid access \"{}\"", s.access)));
+            return Err(problem(
+                format!("{path}.access"),
+                format!("invalid access \"{}\"", s.access),
+            ));
         }
     }
     Ok(())
@@ -476,10 +633,16 @@ mod tests {
     fn references_must_be_defined() {
         let mut d = sample();
         d["users"][0]["role"] = json!("Sales Mgr");
-        assert_eq!(error_of(d), "$.users[0].role: role \"Sales Mgr\" is not defined in roles");
+        assert_eq!(
+            error_of(d),
+            "$.users[0].role: role \"Sales Mgr\" is not defined in roles"
+        );
         let mut d = sample();
         d["rules"][0]["to_name"] = json!("West");
-        assert_eq!(error_of(d), "$.rules[0].to_type: group \"West\" is not defined in groups");
+        assert_eq!(
+            error_of(d),
+            "$.rules[0].to_type: group \"West\" is not defined in groups"
+        );
         let mut d = sample();
         d["shares"][0]["table"] = json!("public.notes");
         assert!(error_of(d).contains("child table and takes no shares"));
@@ -489,13 +652,22 @@ mod tests {
     fn cycles_and_duplicates_are_refused() {
         let mut d = sample();
         d["roles"][0]["parent"] = json!("Sales");
-        assert_eq!(error_of(d), "$.roles[0].parent: role hierarchy cycle: CEO → Sales → CEO");
+        assert_eq!(
+            error_of(d),
+            "$.roles[0].parent: role hierarchy cycle: CEO → Sales → CEO"
+        );
         let mut d = sample();
         d["groups"] = json!([{"name": "A", "members": [{"type": "group", "name": "B"}]},
                              {"name": "B", "members": [{"type": "group", "name": "A"}]}]);
-        assert_eq!(error_of(d), "$.groups[0].members: group membership cycle: A → B → A");
+        assert_eq!(
+            error_of(d),
+            "$.groups[0].members: group membership cycle: A → B → A"
+        );
         let mut d = sample();
         d["users"] = json!([{"name": "Ann"}, {"name": "Ann"}]);
-        assert_eq!(error_of(d), "$.users[1].name: user \"Ann\" is defined twice");
+        assert_eq!(
+            error_of(d),
+            "$.users[1].name: user \"Ann\" is defined twice"
+        );
     }
 }

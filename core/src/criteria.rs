@@ -557,12 +557,28 @@ mod tests {
     #[test]
     fn relative_times_are_refused_for_temporal_columns() {
         for v in ["today", "Now", "yesterday 10:00", "tomorrow"] {
-            let e = error_of(json!({"conditions": [{"column": "created", "op": ">=", "value": v}]}));
-            assert!(e.contains(&format!("value \"{v}\" in criteria condition 1 is relative to the current time")), "{e}");
+            let e =
+                error_of(json!({"conditions": [{"column": "created", "op": ">=", "value": v}]}));
+            assert!(
+                e.contains(&format!(
+                    "value \"{v}\" in criteria condition 1 is relative to the current time"
+                )),
+                "{e}"
+            );
         }
         // Text columns may hold such words.
-        parse(&json!({"conditions": [{"column": "type", "op": "=", "value": "today"}]}), &columns(), "accounts").unwrap();
-        parse(&json!({"conditions": [{"column": "created", "op": "<", "value": "2024-01-01"}]}), &columns(), "accounts").unwrap();
+        parse(
+            &json!({"conditions": [{"column": "type", "op": "=", "value": "today"}]}),
+            &columns(),
+            "accounts",
+        )
+        .unwrap();
+        parse(
+            &json!({"conditions": [{"column": "created", "op": "<", "value": "2024-01-01"}]}),
+            &columns(),
+            "accounts",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -180,7 +180,9 @@ impl Model {
         match principal {
             Principal::User(u) => *u == user,
             Principal::Role(r) => role == Some(*r),
-            Principal::RoleAndSubordinates(r) => role.is_some_and(|mine| self.role_at_or_below(mine, *r)),
+            Principal::RoleAndSubordinates(r) => {
+                role.is_some_and(|mine| self.role_at_or_below(mine, *r))
+            }
             Principal::Group(g) => self.in_group(user, *g, &mut BTreeSet::new()),
             Principal::AllUsers => self.users.contains_key(&user),
         }
@@ -317,7 +319,9 @@ fn condition_holds(op: Op, family: TypeFamily, values: &[String], field: Option<
     };
     let cmp = |v: &str| -> Option<std::cmp::Ordering> {
         match (field, family) {
-            (Value::Number(x), TypeFamily::Number) => v.parse::<f64>().ok().and_then(|y| x.partial_cmp(&y)),
+            (Value::Number(x), TypeFamily::Number) => {
+                v.parse::<f64>().ok().and_then(|y| x.partial_cmp(&y))
+            }
             (Value::Text(x), _) => Some(x.as_str().cmp(v)),
             (Value::Number(x), _) => Some(x.to_string().as_str().cmp(v)),
         }
@@ -337,7 +341,9 @@ fn condition_holds(op: Op, family: TypeFamily, values: &[String], field: Option<
         Op::Gt => cmp(&values[0]) == Some(Greater),
         Op::Ge => matches!(cmp(&values[0]), Some(Greater | Equal)),
         Op::In => values.iter().any(|v| cmp(v) == Some(Equal)),
-        Op::NotIn => values.iter().all(|v| matches!(cmp(v), Some(Less | Greater))),
+        Op::NotIn => values
+            .iter()
+            .all(|v| matches!(cmp(v), Some(Less | Greater))),
         Op::Contains => text.contains(&values[0].to_lowercase()),
         Op::StartsWith => text.starts_with(&values[0].to_lowercase()),
         Op::EndsWith => text.ends_with(&values[0].to_lowercase()),
@@ -353,13 +359,44 @@ mod tests {
     /// CEO > Manager > Rep (two reps), Support under CEO; a private table.
     fn crm() -> Model {
         let mut m = Model::default();
-        m.roles.insert(1, Role { parent: None, share_with_peers: false });
-        m.roles.insert(2, Role { parent: Some(1), share_with_peers: false });
-        m.roles.insert(3, Role { parent: Some(2), share_with_peers: false });
-        m.roles.insert(4, Role { parent: Some(1), share_with_peers: false });
+        m.roles.insert(
+            1,
+            Role {
+                parent: None,
+                share_with_peers: false,
+            },
+        );
+        m.roles.insert(
+            2,
+            Role {
+                parent: Some(1),
+                share_with_peers: false,
+            },
+        );
+        m.roles.insert(
+            3,
+            Role {
+                parent: Some(2),
+                share_with_peers: false,
+            },
+        );
+        m.roles.insert(
+            4,
+            Role {
+                parent: Some(1),
+                share_with_peers: false,
+            },
+        );
         m.profiles.insert(1, Profile::default());
         for (id, role) in [(1, 1), (2, 2), (3, 3), (4, 3), (5, 4)] {
-            m.users.insert(id, User { role: Some(role), profile: 1, active: true });
+            m.users.insert(
+                id,
+                User {
+                    role: Some(role),
+                    profile: 1,
+                    active: true,
+                },
+            );
         }
         let records = [(101, 3), (201, 4), (301, 2), (401, 5)]
             .iter()
@@ -369,7 +406,9 @@ mod tests {
                 parent: None,
                 fields: BTreeMap::from([(
                     "city".to_string(),
-                    Some(Value::Text(if *id == 101 { "New York" } else { "Boston" }.into())),
+                    Some(Value::Text(
+                        if *id == 101 { "New York" } else { "Boston" }.into(),
+                    )),
                 )]),
             })
             .collect();
@@ -423,8 +462,17 @@ mod tests {
     #[test]
     fn criteria_rule_with_superiors_allowed() {
         let mut m = crm();
-        let cols = [Column { name: "city".into(), sql_type: "text".into(), family: TypeFamily::Text }];
-        let c = parse(&json!({"conditions": [{"column": "city", "op": "=", "value": "New York"}]}), &cols, "accounts").unwrap();
+        let cols = [Column {
+            name: "city".into(),
+            sql_type: "text".into(),
+            family: TypeFamily::Text,
+        }];
+        let c = parse(
+            &json!({"conditions": [{"column": "city", "op": "=", "value": "New York"}]}),
+            &cols,
+            "accounts",
+        )
+        .unwrap();
         m.rules.push(Rule {
             table: "accounts".into(),
             source: RuleSource::Criteria(c),
@@ -461,7 +509,8 @@ mod tests {
     fn nested_groups_resolve_and_cycles_terminate() {
         let mut m = crm();
         m.groups.insert(1, vec![Principal::Group(2)]);
-        m.groups.insert(2, vec![Principal::User(5), Principal::Group(1)]);
+        m.groups
+            .insert(2, vec![Principal::User(5), Principal::Group(1)]);
         assert!(m.is_member(5, &Principal::Group(1)));
         assert!(!m.is_member(3, &Principal::Group(1)));
     }
@@ -469,8 +518,18 @@ mod tests {
     #[test]
     fn null_fields_match_only_is_null() {
         assert!(condition_holds(Op::IsNull, TypeFamily::Text, &[], None));
-        assert!(!condition_holds(Op::Ne, TypeFamily::Text, &["x".into()], None));
-        assert!(!condition_holds(Op::NotIn, TypeFamily::Text, &["x".into()], None));
+        assert!(!condition_holds(
+            Op::Ne,
+            TypeFamily::Text,
+            &["x".into()],
+            None
+        ));
+        assert!(!condition_holds(
+            Op::NotIn,
+            TypeFamily::Text,
+            &["x".into()],
+            None
+        ));
         assert!(condition_holds(
             Op::Contains,
             TypeFamily::Text,

@@ -19,7 +19,9 @@ fn endpoint() -> (String, String) {
 pub fn connect(db: &str, role: &str) -> Client {
     let (host, port) = endpoint();
     Client::connect(
-        &format!("host={host} port={port} user={role} dbname={db} application_name=pg_sharing_itest"),
+        &format!(
+            "host={host} port={port} user={role} dbname={db} application_name=pg_sharing_itest"
+        ),
         NoTls,
     )
     .unwrap_or_else(|e| panic!("connecting to {db} as {role}: {e}"))
@@ -38,7 +40,9 @@ pub struct TestDb {
 impl TestDb {
     pub fn new(test: &str) -> TestDb {
         let db = TestDb::empty(test);
-        db.admin().batch_execute("CREATE EXTENSION pg_sharing").expect("create extension");
+        db.admin()
+            .batch_execute("CREATE EXTENSION pg_sharing")
+            .expect("create extension");
         db
     }
 
@@ -52,7 +56,11 @@ impl TestDb {
         let mut attempt = 0;
         while let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
             attempt += 1;
-            assert!(attempt < 20, "create test database {name}: {}", describe(&e));
+            assert!(
+                attempt < 20,
+                "create test database {name}: {}",
+                describe(&e)
+            );
             std::thread::sleep(std::time::Duration::from_millis(100 * attempt));
         }
         TestDb {
@@ -86,7 +94,10 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(mut admin) = std::panic::catch_unwind(|| connect("postgres", "postgres")) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
             for role in &self.roles {
                 let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
             }
@@ -103,7 +114,10 @@ pub fn ids(client: &mut impl GenericClient, sql: &str) -> String {
         .map(|r| r.get::<_, i64>(0))
         .collect();
     ids.sort_unstable();
-    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The SQLSTATE of a failed statement.

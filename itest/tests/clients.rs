@@ -59,7 +59,10 @@ fn act_as_and_list(app: &mut Client, uid: i64) -> String {
     tx.commit().unwrap();
     let mut v: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     v.sort_unstable();
-    v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+    v.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[test]
@@ -68,11 +71,21 @@ fn each_login_role_sees_exactly_its_users_rows() {
     let (people, _) = crm(&mut db);
     for ((uid, expected), role) in EXPECTED.iter().zip(&people) {
         let mut c = db.connect_as(role);
-        let me: Option<i64> = c.query_one("SELECT sharing.current_user_id()", &[]).unwrap().get(0);
+        let me: Option<i64> = c
+            .query_one("SELECT sharing.current_user_id()", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(me, Some(*uid), "{role} maps to user {uid}");
-        assert_eq!(ids(&mut c, "SELECT id FROM accounts"), *expected, "rows seen by {role}");
+        assert_eq!(
+            ids(&mut c, "SELECT id FROM accounts"),
+            *expected,
+            "rows seen by {role}"
+        );
         // Aggregates (BI style) see the same rows.
-        let n: i64 = c.query_one("SELECT count(*) FROM accounts", &[]).unwrap().get(0);
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM accounts", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(n as usize, expected.split(',').count());
     }
 }
@@ -83,7 +96,11 @@ fn application_acting_for_each_user_sees_exactly_their_rows() {
     let (_, app_role) = crm(&mut db);
     let mut app = db.connect_as(&app_role);
     for (uid, expected) in EXPECTED {
-        assert_eq!(act_as_and_list(&mut app, uid), expected, "rows for user {uid}");
+        assert_eq!(
+            act_as_and_list(&mut app, uid),
+            expected,
+            "rows for user {uid}"
+        );
     }
     // Interleaved in reverse: nothing sticks from the previous request.
     for (uid, expected) in EXPECTED.iter().rev() {
@@ -101,7 +118,8 @@ fn identity_does_not_outlive_the_transaction() {
     act_as_and_list(&mut app, 1);
     assert_eq!(ids(&mut app, "SELECT id FROM accounts"), "");
     // rollback
-    app.batch_execute("BEGIN; SELECT sharing.act_as(1); ROLLBACK;").unwrap();
+    app.batch_execute("BEGIN; SELECT sharing.act_as(1); ROLLBACK;")
+        .unwrap();
     assert_eq!(ids(&mut app, "SELECT id FROM accounts"), "");
     // error
     let err = app.batch_execute("BEGIN; SELECT sharing.act_as(1); SELECT 1/0;");
@@ -113,10 +131,13 @@ fn identity_does_not_outlive_the_transaction() {
     assert_eq!(ids(&mut app, "SELECT id FROM accounts"), "");
     // a rolled-back savepoint undoes act_as; a released one keeps it
     let mut tx = app.transaction().unwrap();
-    tx.batch_execute("SELECT sharing.act_as(4); SAVEPOINT s; SELECT sharing.act_as(1); ROLLBACK TO SAVEPOINT s;")
-        .unwrap();
+    tx.batch_execute(
+        "SELECT sharing.act_as(4); SAVEPOINT s; SELECT sharing.act_as(1); ROLLBACK TO SAVEPOINT s;",
+    )
+    .unwrap();
     assert_eq!(ids(&mut tx, "SELECT id FROM accounts"), "201,202");
-    tx.batch_execute("SAVEPOINT t; SELECT sharing.act_as(3); RELEASE SAVEPOINT t;").unwrap();
+    tx.batch_execute("SAVEPOINT t; SELECT sharing.act_as(3); RELEASE SAVEPOINT t;")
+        .unwrap();
     assert_eq!(ids(&mut tx, "SELECT id FROM accounts"), "101,102,201");
     tx.rollback().unwrap();
     assert_eq!(ids(&mut app, "SELECT id FROM accounts"), "");
@@ -134,7 +155,10 @@ fn settings_a_client_can_set_do_not_change_identity() {
     .unwrap();
     assert_eq!(ids(&mut erin, "SELECT id FROM accounts"), "101,102,201");
     // act_as is for sharing_app members only.
-    assert_eq!(sqlstate(erin.execute("SELECT sharing.act_as(1)", &[])), "42501");
+    assert_eq!(
+        sqlstate(erin.execute("SELECT sharing.act_as(1)", &[])),
+        "42501"
+    );
 }
 
 #[test]
@@ -167,19 +191,45 @@ fn writes_go_through_the_same_rules() {
     let mut erin = db.connect_as(&people[2]);
     // Erin can update her own account, not Will's shared (read-only) one,
     // and cannot see, so cannot touch, the manager's.
-    assert_eq!(erin.execute("UPDATE accounts SET name = name || '!' WHERE id = 101", &[]).unwrap(), 1);
-    assert_eq!(erin.execute("UPDATE accounts SET name = name || '!' WHERE id = 201", &[]).unwrap(), 0);
-    assert_eq!(erin.execute("DELETE FROM accounts WHERE id = 301", &[]).unwrap(), 0);
-    // She may create her own records, not records owned by her peer.
-    assert_eq!(erin.execute("INSERT INTO accounts VALUES (103, 3, 'New', 'Austin')", &[]).unwrap(), 1);
     assert_eq!(
-        sqlstate(erin.execute("INSERT INTO accounts VALUES (203, 4, 'Sneaky', 'Austin')", &[])),
+        erin.execute("UPDATE accounts SET name = name || '!' WHERE id = 101", &[])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        erin.execute("UPDATE accounts SET name = name || '!' WHERE id = 201", &[])
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        erin.execute("DELETE FROM accounts WHERE id = 301", &[])
+            .unwrap(),
+        0
+    );
+    // She may create her own records, not records owned by her peer.
+    assert_eq!(
+        erin.execute("INSERT INTO accounts VALUES (103, 3, 'New', 'Austin')", &[])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        sqlstate(erin.execute(
+            "INSERT INTO accounts VALUES (203, 4, 'Sneaky', 'Austin')",
+            &[]
+        )),
         "42501"
     );
     // Her manager deletes one of her records.
     let mut sam = db.connect_as(&people[1]);
-    assert_eq!(sam.execute("DELETE FROM accounts WHERE id = 103", &[]).unwrap(), 1);
+    assert_eq!(
+        sam.execute("DELETE FROM accounts WHERE id = 103", &[])
+            .unwrap(),
+        1
+    );
     let mut admin = db.admin();
-    let n: i64 = admin.query_one("SELECT count(*) FROM accounts WHERE id = 103", &[]).unwrap().get(0);
+    let n: i64 = admin
+        .query_one("SELECT count(*) FROM accounts WHERE id = 103", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0);
 }

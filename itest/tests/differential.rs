@@ -29,26 +29,37 @@ fn check_case(db: &TestDb, reader: &str, seed: u64) -> Result<(), String> {
     let mut client = db.admin();
     let mut tx = client.transaction().unwrap();
     tx.batch_execute(TABLES).unwrap();
-    tx.batch_execute(&case.setup).map_err(|e| format!("setup failed: {}\n{}", describe(&e), case.setup))?;
+    tx.batch_execute(&case.setup)
+        .map_err(|e| format!("setup failed: {}\n{}", describe(&e), case.setup))?;
     tx.batch_execute(&case.after).map_err(|e| format!("{e}"))?;
     let m = &case.model;
     let mut failures = Vec::new();
     for (&uid, user) in &m.users {
         for table in ["accounts", "notes"] {
-            let records: Vec<String> = m.tables[table].records.iter().map(|r| r.id.clone()).collect();
-            let expect = |f: &dyn Fn(&str) -> bool| -> Seen { records.iter().filter(|r| f(r)).cloned().collect() };
+            let records: Vec<String> = m.tables[table]
+                .records
+                .iter()
+                .map(|r| r.id.clone())
+                .collect();
+            let expect = |f: &dyn Fn(&str) -> bool| -> Seen {
+                records.iter().filter(|r| f(r)).cloned().collect()
+            };
             let want_read = expect(&|r| m.can_read(uid, table, r));
             let want_edit = expect(&|r| m.can_edit(uid, table, r));
             let want_delete = expect(&|r| m.can_delete(uid, table, r));
 
             // What the policies let this user reach, as a plain role acting as them.
-            tx.batch_execute(&format!("SAVEPOINT p; SET LOCAL ROLE {reader};")).unwrap();
+            tx.batch_execute(&format!("SAVEPOINT p; SET LOCAL ROLE {reader};"))
+                .unwrap();
             let acted = tx.execute("SELECT sharing.act_as($1)", &[&uid]);
             let (read, edit, delete) = if user.active {
                 acted.map_err(|e| format!("act_as({uid}): {}", describe(&e)))?;
                 let read = collect(&mut tx, &format!("SELECT id FROM {table}"));
                 tx.batch_execute("SAVEPOINT q").unwrap();
-                let edit = collect(&mut tx, &format!("UPDATE {table} SET id = id WHERE true RETURNING id"));
+                let edit = collect(
+                    &mut tx,
+                    &format!("UPDATE {table} SET id = id WHERE true RETURNING id"),
+                );
                 tx.batch_execute("ROLLBACK TO SAVEPOINT q").unwrap();
                 let delete = collect(&mut tx, &format!("DELETE FROM {table} RETURNING id"));
                 (read, edit, delete)
@@ -59,8 +70,13 @@ fn check_case(db: &TestDb, reader: &str, seed: u64) -> Result<(), String> {
                 }
                 (Seen::new(), Seen::new(), Seen::new())
             };
-            tx.batch_execute("ROLLBACK TO SAVEPOINT p; RELEASE SAVEPOINT p;").unwrap();
-            for (what, got, want) in [("SELECT", &read, &want_read), ("UPDATE", &edit, &want_edit), ("DELETE", &delete, &want_delete)] {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT p; RELEASE SAVEPOINT p;")
+                .unwrap();
+            for (what, got, want) in [
+                ("SELECT", &read, &want_read),
+                ("UPDATE", &edit, &want_edit),
+                ("DELETE", &delete, &want_delete),
+            ] {
                 if got != want {
                     failures.push(format!("user {uid} {what} {table}: policies reach {got:?}, reference says {want:?}"));
                 }
@@ -82,7 +98,14 @@ fn check_case(db: &TestDb, reader: &str, seed: u64) -> Result<(), String> {
             for row in rows {
                 let id: String = row.get(0);
                 let level = m.level(uid, table, &id);
-                let got = (row.get::<_, String>(1), row.get::<_, bool>(2), row.get::<_, bool>(3), row.get::<_, bool>(4), row.get::<_, bool>(5), row.get::<_, bool>(6));
+                let got = (
+                    row.get::<_, String>(1),
+                    row.get::<_, bool>(2),
+                    row.get::<_, bool>(3),
+                    row.get::<_, bool>(4),
+                    row.get::<_, bool>(5),
+                    row.get::<_, bool>(6),
+                );
                 let want = (
                     level.as_str().to_string(),
                     m.can_read(uid, table, &id),
@@ -104,14 +127,25 @@ fn check_case(db: &TestDb, reader: &str, seed: u64) -> Result<(), String> {
         Ok(())
     } else {
         failures.truncate(12);
-        Err(format!("{}\n--- setup ---\n{}{}", failures.join("\n"), case.setup, case.after))
+        Err(format!(
+            "{}\n--- setup ---\n{}{}",
+            failures.join("\n"),
+            case.setup,
+            case.after
+        ))
     }
 }
 
 #[test]
 fn policies_and_checks_agree_with_the_reference_evaluator() {
-    let cases: u64 = std::env::var("PG_SHARING_DIFF_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let first: u64 = std::env::var("PG_SHARING_DIFF_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let cases: u64 = std::env::var("PG_SHARING_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let first: u64 = std::env::var("PG_SHARING_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let mut db = TestDb::new("diff");
     let reader = db.login_role("reader", "IN ROLE sharing_app");
     for seed in first..first + cases {

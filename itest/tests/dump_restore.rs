@@ -15,15 +15,22 @@ fn visible(c: &mut Client, reader: &str, users: &[i64]) -> BTreeMap<(i64, &'stat
     let mut tx = c.transaction().unwrap();
     for &u in users {
         for table in ["accounts", "notes"] {
-            tx.batch_execute(&format!("SAVEPOINT v; SET LOCAL ROLE {reader};")).unwrap();
+            tx.batch_execute(&format!("SAVEPOINT v; SET LOCAL ROLE {reader};"))
+                .unwrap();
             let ids = if tx.execute("SELECT sharing.act_as($1)", &[&u]).is_ok() {
-                let mut ids: Vec<i64> = tx.query(&format!("SELECT id FROM {table}"), &[]).unwrap().iter().map(|r| r.get(0)).collect();
+                let mut ids: Vec<i64> = tx
+                    .query(&format!("SELECT id FROM {table}"), &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
                 ids.sort_unstable();
                 ids
             } else {
                 vec![-1]
             };
-            tx.batch_execute("ROLLBACK TO SAVEPOINT v; RELEASE SAVEPOINT v;").unwrap();
+            tx.batch_execute("ROLLBACK TO SAVEPOINT v; RELEASE SAVEPOINT v;")
+                .unwrap();
             out.insert((u, table), ids);
         }
     }
@@ -59,7 +66,10 @@ fn dump_and_restore_keep_the_model_and_every_users_rows() {
         a.batch_execute("SELECT sharing.create_role('late role'); SELECT sharing.create_user('late user', 'late role', id => 500);")
             .unwrap();
         let before = visible(&mut a, &reader, &users);
-        let config_before: serde_json::Value = a.query_one("SELECT sharing.export_config()", &[]).unwrap().get(0);
+        let config_before: serde_json::Value = a
+            .query_one("SELECT sharing.export_config()", &[])
+            .unwrap()
+            .get(0);
 
         let file = std::env::temp_dir().join(format!("{}.dump", source.name));
         run(Command::new(format!("{PG_BIN}/pg_dump"))
@@ -67,22 +77,41 @@ fn dump_and_restore_keep_the_model_and_every_users_rows() {
             .arg(&file)
             .arg(&source.name));
         run(Command::new(format!("{PG_BIN}/pg_restore"))
-            .args(["-h", &host, "-p", &port, "-U", "postgres", "--exit-on-error", "-d", &target.name])
+            .args([
+                "-h",
+                &host,
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "--exit-on-error",
+                "-d",
+                &target.name,
+            ])
             .arg(&file));
         let _ = std::fs::remove_file(&file);
 
         let mut b = target.admin();
         let after = visible(&mut b, &reader, &users);
         assert_eq!(before, after, "seed {seed}: rows differ after restore");
-        let config_after: serde_json::Value = b.query_one("SELECT sharing.export_config()", &[]).unwrap().get(0);
-        assert_eq!(config_before, config_after, "seed {seed}: model differs after restore");
+        let config_after: serde_json::Value = b
+            .query_one("SELECT sharing.export_config()", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            config_before, config_after,
+            "seed {seed}: model differs after restore"
+        );
         let problems: Vec<String> = b
             .query("SELECT severity || ': ' || object || ': ' || message FROM sharing.check() WHERE severity = 'error'", &[])
             .unwrap()
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert!(problems.is_empty(), "seed {seed}: the doctor finds problems after restore: {problems:?}");
+        assert!(
+            problems.is_empty(),
+            "seed {seed}: the doctor finds problems after restore: {problems:?}"
+        );
         // New objects get fresh ids after the restore (sequences came along).
         b.batch_execute("SELECT sharing.create_role('after restore'); SELECT sharing.create_user('new user', 'after restore');")
             .unwrap_or_else(|e| panic!("seed {seed}: creating after restore: {}", describe(&e)));
