@@ -94,65 +94,38 @@ CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON sharing.shares
 
 -- ------------------------------------------------------------- name lookups
 
-CREATE FUNCTION sharing._role_id(role_name text) RETURNS bigint
+-- The id of a role, user, group or profile by name; 42704 naming it if there
+-- is none. `kind` is one of those four words, never caller input.
+CREATE FUNCTION sharing._id_by_name(kind text, object_name text) RETURNS bigint
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     found bigint;
 BEGIN
-    SELECT id INTO found FROM sharing.roles WHERE name = role_name;
+    EXECUTE format('SELECT id FROM sharing.%I WHERE name = $1', kind || 's') INTO found USING object_name;
     IF found IS NULL THEN
-        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = '42704';
+        RAISE EXCEPTION '% "%" does not exist', kind, object_name USING ERRCODE = '42704';
     END IF;
     RETURN found;
 END
 $$;
+
+CREATE FUNCTION sharing._role_id(role_name text) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._id_by_name('role', role_name) $$;
 
 CREATE FUNCTION sharing._user_id(user_name text) RETURNS bigint
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found bigint;
-BEGIN
-    SELECT id INTO found FROM sharing.users WHERE name = user_name;
-    IF found IS NULL THEN
-        RAISE EXCEPTION 'user "%" does not exist', user_name USING ERRCODE = '42704';
-    END IF;
-    RETURN found;
-END
-$$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._id_by_name('user', user_name) $$;
 
 CREATE FUNCTION sharing._group_id(group_name text) RETURNS bigint
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found bigint;
-BEGIN
-    SELECT id INTO found FROM sharing.groups WHERE name = group_name;
-    IF found IS NULL THEN
-        RAISE EXCEPTION 'group "%" does not exist', group_name USING ERRCODE = '42704';
-    END IF;
-    RETURN found;
-END
-$$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._id_by_name('group', group_name) $$;
 
 CREATE FUNCTION sharing._profile_id(profile_name text) RETURNS bigint
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found bigint;
-BEGIN
-    SELECT id INTO found FROM sharing.profiles WHERE name = profile_name;
-    IF found IS NULL THEN
-        RAISE EXCEPTION 'profile "%" does not exist', profile_name USING ERRCODE = '42704';
-    END IF;
-    RETURN found;
-END
-$$;
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._id_by_name('profile', profile_name) $$;
 
 -- Resolves a (type, name) principal of a rule, share or group membership.
 -- `allowed` lists the types the caller accepts, for the error message.

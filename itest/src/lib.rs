@@ -138,3 +138,36 @@ pub fn describe(e: &postgres::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// For each user (acting as them through `reader`, a sharing_app member)
+/// and each of the scenario tables, the ids they can SELECT; `[-1]` for a
+/// user who cannot be acted as (inactive). Runs in savepoints of `tx`.
+pub fn visible_rows(
+    tx: &mut postgres::Transaction<'_>,
+    reader: &str,
+    users: &[i64],
+) -> std::collections::BTreeMap<(i64, &'static str), Vec<i64>> {
+    let mut out = std::collections::BTreeMap::new();
+    for &u in users {
+        for table in ["accounts", "notes"] {
+            tx.batch_execute(&format!("SAVEPOINT v; SET LOCAL ROLE {reader};"))
+                .unwrap();
+            let ids = if tx.execute("SELECT sharing.act_as($1)", &[&u]).is_ok() {
+                let mut ids: Vec<i64> = tx
+                    .query(&format!("SELECT id FROM {table}"), &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                ids.sort_unstable();
+                ids
+            } else {
+                vec![-1]
+            };
+            tx.batch_execute("ROLLBACK TO SAVEPOINT v; RELEASE SAVEPOINT v;")
+                .unwrap();
+            out.insert((u, table), ids);
+        }
+    }
+    out
+}

@@ -3,39 +3,8 @@
 //! applying again changes nothing; a dry run changes nothing.
 
 use pg_sharing_itest::scenario::{generate, TABLES};
-use pg_sharing_itest::{describe, sqlstate, TestDb};
-use postgres::Transaction;
-use std::collections::BTreeMap;
+use pg_sharing_itest::{describe, sqlstate, visible_rows, TestDb};
 
-fn visible(
-    tx: &mut Transaction<'_>,
-    reader: &str,
-    users: &[i64],
-) -> BTreeMap<(i64, &'static str), Vec<i64>> {
-    let mut out = BTreeMap::new();
-    for &u in users {
-        for table in ["accounts", "notes"] {
-            tx.batch_execute(&format!("SAVEPOINT v; SET LOCAL ROLE {reader};"))
-                .unwrap();
-            let ids = if tx.execute("SELECT sharing.act_as($1)", &[&u]).is_ok() {
-                let mut ids: Vec<i64> = tx
-                    .query(&format!("SELECT id FROM {table}"), &[])
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
-                ids.sort_unstable();
-                ids
-            } else {
-                vec![-1] // inactive: cannot be acted as
-            };
-            tx.batch_execute("ROLLBACK TO SAVEPOINT v; RELEASE SAVEPOINT v;")
-                .unwrap();
-            out.insert((u, table), ids);
-        }
-    }
-    out
-}
 
 #[test]
 fn export_applied_to_an_empty_database_reproduces_every_users_rows() {
@@ -69,7 +38,7 @@ fn export_applied_to_an_empty_database_reproduces_every_users_rows() {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        let before = visible(&mut ta, &reader, &users);
+        let before = visible_rows(&mut ta, &reader, &users);
 
         let mut b = target.admin();
         let mut tb = b.transaction().unwrap();
@@ -120,7 +89,7 @@ fn export_applied_to_an_empty_database_reproduces_every_users_rows() {
             again.is_empty(),
             "seed {seed}: applying twice changed {again:?}"
         );
-        let after = visible(&mut tb, &reader, &users);
+        let after = visible_rows(&mut tb, &reader, &users);
         assert_eq!(
             before, after,
             "seed {seed}: users see different rows after the round trip\n{config:#}"

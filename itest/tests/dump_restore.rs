@@ -3,40 +3,11 @@
 //! sees the same rows.
 
 use pg_sharing_itest::scenario::{generate, TABLES};
-use pg_sharing_itest::{describe, TestDb};
-use postgres::Client;
-use std::collections::BTreeMap;
+use pg_sharing_itest::{describe, visible_rows, TestDb};
 use std::process::Command;
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
-fn visible(c: &mut Client, reader: &str, users: &[i64]) -> BTreeMap<(i64, &'static str), Vec<i64>> {
-    let mut out = BTreeMap::new();
-    let mut tx = c.transaction().unwrap();
-    for &u in users {
-        for table in ["accounts", "notes"] {
-            tx.batch_execute(&format!("SAVEPOINT v; SET LOCAL ROLE {reader};"))
-                .unwrap();
-            let ids = if tx.execute("SELECT sharing.act_as($1)", &[&u]).is_ok() {
-                let mut ids: Vec<i64> = tx
-                    .query(&format!("SELECT id FROM {table}"), &[])
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
-                ids.sort_unstable();
-                ids
-            } else {
-                vec![-1]
-            };
-            tx.batch_execute("ROLLBACK TO SAVEPOINT v; RELEASE SAVEPOINT v;")
-                .unwrap();
-            out.insert((u, table), ids);
-        }
-    }
-    tx.rollback().unwrap();
-    out
-}
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("run pg tool");
@@ -65,7 +36,10 @@ fn dump_and_restore_keep_the_model_and_every_users_rows() {
         // Changes after the initial set-up must survive too.
         a.batch_execute("SELECT sharing.create_role('late role'); SELECT sharing.create_user('late user', 'late role', id => 500);")
             .unwrap();
-        let before = visible(&mut a, &reader, &users);
+        let before = {
+            let mut tx = a.transaction().unwrap();
+            visible_rows(&mut tx, &reader, &users)
+        };
         let config_before: serde_json::Value = a
             .query_one("SELECT sharing.export_config()", &[])
             .unwrap()
@@ -92,7 +66,10 @@ fn dump_and_restore_keep_the_model_and_every_users_rows() {
         let _ = std::fs::remove_file(&file);
 
         let mut b = target.admin();
-        let after = visible(&mut b, &reader, &users);
+        let after = {
+            let mut tx = b.transaction().unwrap();
+            visible_rows(&mut tx, &reader, &users)
+        };
         assert_eq!(before, after, "seed {seed}: rows differ after restore");
         let config_after: serde_json::Value = b
             .query_one("SELECT sharing.export_config()", &[])
