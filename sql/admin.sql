@@ -26,10 +26,13 @@ BEGIN
         NEW.created_by := coalesce(NEW.created_by, sharing._actor());
         NEW.modified_at := coalesce(NEW.modified_at, NEW.created_at);
         NEW.modified_by := coalesce(NEW.modified_by, NEW.created_by);
-    ELSE
+    ELSIF (to_jsonb(NEW) - ARRAY['modified_at', 'modified_by'])
+          IS DISTINCT FROM (to_jsonb(OLD) - ARRAY['modified_at', 'modified_by']) THEN
         NEW.modified_at := now();
         NEW.modified_by := sharing._actor();
     END IF;
+    -- (An update that changes nothing else, such as activating an active
+    -- rule, is no modification: it keeps the stamps, and leaves no audit.)
     RETURN NEW;
 END
 $$;
@@ -107,57 +110,71 @@ $$;
 
 -- changes: any of name, from_type + from_name (owner rules), criteria
 -- (criteria rules), to_type + to_name, access, superiors_allowed, active.
+-- A type given without a name keeps the rule's current name (role West →
+-- role_and_subordinates West); a name without a type keeps the type.
 CREATE FUNCTION sharing.alter_rule(rule_id bigint, changes jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    original sharing.rules;
     target sharing.rules;
     key text;
+    value jsonb;
 BEGIN
     PERFORM sharing._require_manage('alter_rule');
-    target := sharing._rule(rule_id);
+    original := sharing._rule(rule_id);
+    target := original;
     IF changes IS NULL OR jsonb_typeof(changes) <> 'object' THEN
         RAISE EXCEPTION 'changes must be a JSON object, got %', coalesce(changes::text, 'NULL') USING ERRCODE = '22023';
     END IF;
-    FOR key IN SELECT jsonb_object_keys(changes) LOOP
+    FOR key, value IN SELECT e.key, e.value FROM jsonb_each(changes) e ORDER BY e.key LOOP
         IF key NOT IN ('name', 'from_type', 'from_name', 'criteria', 'to_type', 'to_name', 'access',
                        'superiors_allowed', 'active') THEN
             RAISE EXCEPTION 'unknown key "%" in changes (expected name, from_type, from_name, criteria, to_type, to_name, access, superiors_allowed, active)',
                 key USING ERRCODE = '22023';
         END IF;
-        IF key IN ('superiors_allowed', 'active') AND jsonb_typeof(changes -> key) <> 'boolean' THEN
-            RAISE EXCEPTION '"%" must be true or false, got %', key, changes -> key USING ERRCODE = '22023';
+        IF key IN ('superiors_allowed', 'active') AND jsonb_typeof(value) <> 'boolean' THEN
+            RAISE EXCEPTION '"%" must be true or false, got %', key, value USING ERRCODE = '22023';
+        END IF;
+        -- Names, types and the access level are strings (to_name may be
+        -- null, for all_users): 42 is no rule name, ["read"] no access.
+        IF (key IN ('name', 'from_type', 'from_name', 'to_type', 'access') AND jsonb_typeof(value) <> 'string')
+           OR (key = 'to_name' AND jsonb_typeof(value) NOT IN ('string', 'null')) THEN
+            RAISE EXCEPTION '"%" must be a string%, got %', key, CASE WHEN key = 'to_name' THEN ' or null' ELSE '' END, value
+                USING ERRCODE = '22023';
         END IF;
     END LOOP;
     IF changes ? 'name' THEN
-        PERFORM sharing._check_rule_name(target.tbl, changes ->> 'name', target.id);
+        PERFORM sharing._check_rule_name(original.tbl, changes ->> 'name', original.id);
         target.name := changes ->> 'name';
     END IF;
     IF changes ? 'from_type' OR changes ? 'from_name' THEN
-        IF target.rule_type <> 'owner' THEN
-            RAISE EXCEPTION 'rule "%" is a criteria rule: change its criteria, not from_type/from_name', target.name
+        IF original.rule_type <> 'owner' THEN
+            RAISE EXCEPTION 'rule "%" is a criteria rule: change its criteria, not from_type/from_name', original.name
                 USING ERRCODE = '22023';
         END IF;
-        target.from_type := coalesce(changes ->> 'from_type', target.from_type);
+        -- The current name is looked up under the current type: the id
+        -- alone means another principal under another type.
+        target.from_type := coalesce(changes ->> 'from_type', original.from_type);
         target.from_id := sharing._principal_id(target.from_type,
                                                 coalesce(changes ->> 'from_name',
-                                                         sharing._principal_name(target.from_type, target.from_id)),
+                                                         sharing._principal_name(original.from_type, original.from_id)),
                                                 ARRAY['role', 'role_and_subordinates', 'group']);
     END IF;
     IF changes ? 'criteria' THEN
-        IF target.rule_type <> 'criteria' THEN
-            RAISE EXCEPTION 'rule "%" is an owner rule: it has no criteria', target.name USING ERRCODE = '22023';
+        IF original.rule_type <> 'criteria' THEN
+            RAISE EXCEPTION 'rule "%" is an owner rule: it has no criteria', original.name USING ERRCODE = '22023';
         END IF;
-        PERFORM sharing._compile_criteria(target.tbl, changes -> 'criteria');
+        PERFORM sharing._compile_criteria(original.tbl, changes -> 'criteria');
         target.criteria := changes -> 'criteria';
     END IF;
     IF changes ? 'to_type' OR changes ? 'to_name' THEN
-        target.to_type := coalesce(changes ->> 'to_type', target.to_type);
+        target.to_type := coalesce(changes ->> 'to_type', original.to_type);
         target.to_id := sharing._principal_id(target.to_type,
                                               CASE WHEN changes ? 'to_name' THEN changes ->> 'to_name'
                                                    WHEN target.to_type = 'all_users' THEN NULL
-                                                   ELSE sharing._principal_name(target.to_type, target.to_id) END,
+                                                   ELSE sharing._principal_name(original.to_type, original.to_id) END,
                                               ARRAY['role', 'role_and_subordinates', 'group', 'all_users']);
     END IF;
     IF changes ? 'access' THEN
@@ -207,32 +224,44 @@ $$;
 
 -- ------------------------------------------------------------ the rule list
 
+-- The view's rows come from find_rules, which is SECURITY DEFINER: a
+-- view's functions run with the rights of whoever reads it, and the
+-- helpers that render labels and criteria are internal (not executable by
+-- PUBLIC). So the view is first declared with its columns only, then
+-- defined over the function that returns its rows.
 CREATE VIEW sharing.rule_overview AS
-SELECT r.id AS rule_id,
-       r.tbl,
-       r.name,
-       r.rule_type AS type,
-       CASE r.rule_type WHEN 'owner' THEN 'Owned by ' || sharing._principal_label(r.from_type, r.from_id)
-                        ELSE sharing._describe_criteria(sharing._criteria_text(r.criteria)) END AS shared_from,
-       sharing._principal_label(r.to_type, r.to_id) AS shared_to,
-       r.access,
-       r.superiors_allowed,
-       r.active,
-       r.created_at,
-       r.created_by,
-       r.modified_at,
-       r.modified_by
-  FROM sharing.rules r;
+SELECT NULL::bigint AS rule_id, NULL::regclass AS tbl, NULL::text AS name, NULL::text AS type,
+       NULL::text AS shared_from, NULL::text AS shared_to, NULL::text AS access,
+       NULL::boolean AS superiors_allowed, NULL::boolean AS active, NULL::timestamptz AS created_at,
+       NULL::text AS created_by, NULL::timestamptz AS modified_at, NULL::text AS modified_by
+ WHERE false;
 
+-- Search by name (case-insensitive substring) and filter: tbl exactly,
+-- shared_from / shared_to as case-insensitive substrings of the labels,
+-- the flags exactly. NULL filters nothing.
 CREATE FUNCTION sharing.find_rules(search text DEFAULT NULL, tbl regclass DEFAULT NULL, shared_from text DEFAULT NULL,
                                    shared_to text DEFAULT NULL, superiors_allowed boolean DEFAULT NULL,
                                    active boolean DEFAULT NULL)
 RETURNS SETOF sharing.rule_overview
-LANGUAGE sql STABLE
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT o.*
-      FROM sharing.rule_overview o
+      FROM (SELECT r.id AS rule_id,
+                   r.tbl,
+                   r.name,
+                   r.rule_type AS type,
+                   CASE r.rule_type WHEN 'owner' THEN 'Owned by ' || sharing._principal_label(r.from_type, r.from_id)
+                                    ELSE sharing._describe_criteria(sharing._criteria_text(r.criteria)) END AS shared_from,
+                   sharing._principal_label(r.to_type, r.to_id) AS shared_to,
+                   r.access,
+                   r.superiors_allowed,
+                   r.active,
+                   r.created_at,
+                   r.created_by,
+                   r.modified_at,
+                   r.modified_by
+              FROM sharing.rules r) o
      WHERE ($1 IS NULL OR strpos(lower(o.name), lower($1)) > 0)
        AND ($2 IS NULL OR o.tbl = $2)
        AND ($3 IS NULL OR strpos(lower(o.shared_from), lower($3)) > 0)
@@ -241,6 +270,9 @@ AS $$
        AND ($6 IS NULL OR o.active = $6)
      ORDER BY o.tbl::text, o.name
 $$;
+
+CREATE OR REPLACE VIEW sharing.rule_overview AS
+SELECT * FROM sharing.find_rules();
 
 -- ---------------------------------------------------------------- the doctor
 
@@ -270,10 +302,14 @@ BEGIN
          WHERE NOT c.relrowsecurity OR NOT c.relforcerowsecurity
          ORDER BY 2;
 
-    -- Policies other than ours widen access (permissive policies are ORed).
+    -- Policies other than ours: a permissive one widens access (permissive
+    -- policies are ORed with ours); a restrictive one narrows it, so that
+    -- can_read, explain_access and who_can_access no longer tell the truth.
     RETURN QUERY
-        SELECT 'error', pol.polrelid::regclass::text,
-               format('policy %I is not generated by pg_sharing; a permissive policy widens what everyone sees', pol.polname)
+        SELECT CASE WHEN pol.polpermissive THEN 'error' ELSE 'warning' END, pol.polrelid::regclass::text,
+               CASE WHEN pol.polpermissive
+                    THEN format('policy %I is not generated by pg_sharing; a permissive policy widens what everyone sees', pol.polname)
+                    ELSE format('policy %I is not generated by pg_sharing; a restrictive policy narrows what users see, so the checks and explanations disagree with it', pol.polname) END
           FROM pg_policy pol
           JOIN sharing.protected_tables p
             ON pol.polrelid IN (SELECT sharing._relations_of(p.tbl))
@@ -296,18 +332,38 @@ BEGIN
          WHERE (r.rolsuper OR r.rolbypassrls) AND r.rolcanlogin
          ORDER BY 2;
 
-    -- Views over protected tables that run with their owner's rights.
+    -- Views over protected tables (directly, or through other views) that
+    -- run with their owner's rights; materialized views keep the rows their
+    -- owner saw.
     RETURN QUERY
+        WITH RECURSIVE protected_rel (relid, tbl) AS (
+            SELECT t.relid, p.tbl FROM sharing.protected_tables p, LATERAL sharing._relations_of(p.tbl) t (relid)
+        ), reads (view_oid, relid, tbl) AS (
+            SELECT rw.ev_class, pr.relid, pr.tbl
+              FROM pg_depend d
+              JOIN pg_rewrite rw ON rw.oid = d.objid
+              JOIN protected_rel pr ON pr.relid = d.refobjid
+             WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+               AND rw.ev_class <> d.refobjid
+            UNION
+            SELECT rw.ev_class, reads.relid, reads.tbl
+              FROM reads
+              JOIN pg_depend d ON d.refobjid = reads.view_oid AND d.refclassid = 'pg_class'::regclass
+                              AND d.classid = 'pg_rewrite'::regclass
+              JOIN pg_rewrite rw ON rw.oid = d.objid AND rw.ev_class <> d.refobjid
+        )
         SELECT DISTINCT 'warning', v.oid::regclass::text,
-               format('view reads protected table %s without security_invoker: it shows the rows its owner sees', d.refobjid::regclass)
-          FROM pg_depend d
-          JOIN pg_rewrite rw ON rw.oid = d.objid
-          JOIN pg_class v ON v.oid = rw.ev_class AND v.relkind IN ('v', 'm')
-          JOIN sharing.protected_tables p ON d.refobjid IN (SELECT sharing._relations_of(p.tbl))
-         WHERE d.classid = 'pg_rewrite'::regclass AND v.oid <> d.refobjid
-           AND (v.relkind = 'm' OR NOT coalesce((SELECT option_value::boolean FROM pg_options_to_table(v.reloptions)
-                                                  WHERE option_name = 'security_invoker'), false))
-         ORDER BY 2;
+               format(CASE WHEN v.relkind = 'm'
+                           THEN 'materialized view reads protected table %s%s: it keeps the rows its owner saw when it was refreshed'
+                           ELSE 'view reads protected table %s%s without security_invoker: it shows the rows its owner sees' END,
+                      reads.relid::regclass,
+                      CASE WHEN reads.relid <> reads.tbl THEN format(' (a partition of %s)', reads.tbl) ELSE '' END)
+          FROM reads
+          JOIN pg_class v ON v.oid = reads.view_oid AND v.relkind IN ('v', 'm')
+         WHERE v.relkind = 'm'
+            OR NOT coalesce((SELECT option_value::boolean FROM pg_options_to_table(v.reloptions)
+                              WHERE option_name = 'security_invoker'), false)
+         ORDER BY 2, 3;
 
     -- Owner and parent columns without an index.
     RETURN QUERY
@@ -336,12 +392,14 @@ BEGIN
     -- Rules whose principals are gone.
     RETURN QUERY
         SELECT 'error', format('rule %s on %s', r.name, r.tbl),
-               format('rule refers to a %s that no longer exists (id %s)', x.kind, x.id)
+               format(CASE x.side WHEN 'from' THEN 'the %s whose records it shares (id %s) no longer exists: the rule grants nothing'
+                                  ELSE 'the %s it shares with (id %s) no longer exists: the rule grants nothing' END,
+                      CASE x.kind WHEN 'group' THEN 'group' ELSE 'role' END, x.id)
           FROM sharing.rules r
-          CROSS JOIN LATERAL (VALUES (r.from_type, r.from_id), (r.to_type, r.to_id)) x (kind, id)
+          CROSS JOIN LATERAL (VALUES ('from', r.from_type, r.from_id), ('to', r.to_type, r.to_id)) x (side, kind, id)
          WHERE x.kind IS NOT NULL AND x.kind <> 'all_users'
            AND sharing._principal_name(x.kind, x.id) IS NULL
-         ORDER BY 2;
+         ORDER BY 2, 3;
 
     -- Derived sets out of step with the model.
     RETURN QUERY

@@ -2,14 +2,21 @@
 -- sets the policies read, and the audit log. Runs first when the extension
 -- is created; every object lives in schema "sharing".
 
+-- Roles are cluster-wide: the extension being created in two databases at
+-- once may race to create them, and the loser just finds them there.
 DO $roles$
+DECLARE
+    role_name text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sharing_admin') THEN
-        CREATE ROLE sharing_admin NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sharing_app') THEN
-        CREATE ROLE sharing_app NOLOGIN;
-    END IF;
+    FOREACH role_name IN ARRAY ARRAY['sharing_admin', 'sharing_app'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = role_name) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+    END LOOP;
 END
 $roles$;
 

@@ -3,10 +3,13 @@
 -- change, all or nothing, with a dry run. Applying goes through the same
 -- public functions an admin calls, so the same validation applies.
 
+-- For admins only (42501 otherwise): the document holds the manual shares,
+-- which only sharing admins may read.
 CREATE FUNCTION sharing.export_config() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+    SELECT sharing._require_manage('export_config');
     WITH RECURSIVE table_depth (tbl, depth) AS (
         SELECT tbl, 0 FROM sharing.protected_tables WHERE parent_tbl IS NULL
         UNION ALL
@@ -103,6 +106,7 @@ DECLARE
     delta jsonb;
     rid bigint;
     target regclass;
+    expires timestamptz;
 BEGIN
     -- Profiles: created or updated (profiles missing from the document stay).
     FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'profiles') WITH ORDINALITY LOOP
@@ -114,14 +118,18 @@ BEGIN
             changes := changes || format('create profile %s', item ->> 'name');
         ELSIF (existing.manage_sharing, existing.view_all, existing.modify_all)
               IS DISTINCT FROM ((item ->> 'manage_sharing')::boolean, (item ->> 'view_all')::boolean, (item ->> 'modify_all')::boolean) THEN
-            UPDATE sharing.profiles SET manage_sharing = (item ->> 'manage_sharing')::boolean,
-                   view_all = (item ->> 'view_all')::boolean, modify_all = (item ->> 'modify_all')::boolean
-             WHERE id = existing.id;
+            -- (through a step: the predefined profiles refuse changes, 0A000)
+            PERFORM sharing._config_step(path, format(
+                'UPDATE sharing.profiles SET manage_sharing = %L, view_all = %L, modify_all = %L WHERE id = %s',
+                item ->> 'manage_sharing', item ->> 'view_all', item ->> 'modify_all', existing.id));
             changes := changes || format('update profile %s', item ->> 'name');
         END IF;
     END LOOP;
 
-    -- Roles: create the missing ones, then set every parent and peers flag.
+    -- Roles: create the missing ones, then set every parent and peers flag,
+    -- parents before children: each move then goes under a role whose own
+    -- place is final, so no intermediate state has a cycle (swapping two
+    -- roles' places works).
     FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'roles') WITH ORDINALITY LOOP
         IF NOT EXISTS (SELECT 1 FROM sharing.roles WHERE name = item ->> 'name') THEN
             PERFORM sharing._config_step(format('$.roles[%s]', i),
@@ -129,7 +137,15 @@ BEGIN
             changes := changes || format('create role %s', item ->> 'name');
         END IF;
     END LOOP;
-    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'roles') WITH ORDINALITY LOOP
+    FOR item, i IN WITH RECURSIVE listed (entry, pos) AS (
+                        SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'roles') WITH ORDINALITY
+                    ), depth (name, d) AS (
+                        SELECT l.entry ->> 'name', 0 FROM listed l WHERE l.entry ->> 'parent' IS NULL
+                        UNION ALL
+                        SELECT l.entry ->> 'name', depth.d + 1 FROM listed l JOIN depth ON l.entry ->> 'parent' = depth.name
+                    )
+                    SELECT l.entry, l.pos FROM listed l JOIN depth ON depth.name = l.entry ->> 'name'
+                     ORDER BY depth.d, l.pos LOOP
         path := format('$.roles[%s]', i);
         SELECT r.share_with_peers, p.name AS parent INTO existing
           FROM sharing.roles r LEFT JOIN sharing.roles p ON p.id = r.parent_id WHERE r.name = item ->> 'name';
@@ -146,9 +162,13 @@ BEGIN
     -- Users: created or altered; users missing from the document are deactivated.
     FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'users') WITH ORDINALITY LOOP
         path := format('$.users[%s]', i);
-        SELECT u.id, u.active, u.db_role::text AS db_role, r.name AS role, p.name AS profile INTO existing
+        -- The user with the document's id (renamed, when the name differs),
+        -- else the one with its name.
+        SELECT u.id, u.name, u.active, u.db_role::text AS db_role, r.name AS role, p.name AS profile INTO existing
           FROM sharing.users u LEFT JOIN sharing.roles r ON r.id = u.role_id JOIN sharing.profiles p ON p.id = u.profile_id
-         WHERE u.name = item ->> 'name';
+         WHERE u.id = (item ->> 'id')::bigint OR (u.name = item ->> 'name' AND NOT EXISTS (
+                   SELECT 1 FROM sharing.users x WHERE x.id = (item ->> 'id')::bigint))
+         ORDER BY u.id = (item ->> 'id')::bigint DESC NULLS LAST LIMIT 1;
         IF existing IS NULL OR existing.id IS NULL THEN
             PERFORM sharing._config_step(path, format('SELECT sharing.create_user(%L, %L, %L, %L, %L)', item ->> 'name',
                 item ->> 'role', item ->> 'profile', item ->> 'db_role', item ->> 'id'));
@@ -162,21 +182,43 @@ BEGIN
                     item ->> 'name', existing.id, item ->> 'id' USING ERRCODE = '22023';
             END IF;
             delta := '{}';
+            IF existing.name <> item ->> 'name' THEN delta := delta || jsonb_build_object('name', item -> 'name'); END IF;
             IF existing.role IS DISTINCT FROM item ->> 'role' THEN delta := delta || jsonb_build_object('role', item -> 'role'); END IF;
             IF existing.profile IS DISTINCT FROM item ->> 'profile' THEN delta := delta || jsonb_build_object('profile', item -> 'profile'); END IF;
             IF existing.db_role IS DISTINCT FROM item ->> 'db_role' THEN delta := delta || jsonb_build_object('db_role', item -> 'db_role'); END IF;
             IF existing.active IS DISTINCT FROM (item ->> 'active')::boolean THEN delta := delta || jsonb_build_object('active', item -> 'active'); END IF;
             IF delta <> '{}' THEN
-                PERFORM sharing._config_step(path, format('SELECT sharing.alter_user(%L, %L)', item ->> 'name', delta));
-                changes := changes || format('alter user %s: %s', item ->> 'name', delta);
+                PERFORM sharing._config_step(path, format('SELECT sharing.alter_user(%L, %L)', existing.name, delta));
+                changes := changes || format('alter user %s: %s', existing.name, delta);
             END IF;
         END IF;
     END LOOP;
-    FOR existing IN SELECT name FROM sharing.users
-                     WHERE active AND name NOT IN (SELECT value ->> 'name' FROM jsonb_array_elements(doc -> 'users'))
-                     ORDER BY id LOOP
-        PERFORM sharing.alter_user(existing.name, '{"active": false}');
-        changes := changes || format('deactivate user %s (not in the configuration)', existing.name);
+    -- A user the document no longer has is deactivated, not deleted (owner
+    -- columns hold their id); one whose role the document no longer has
+    -- loses it, so that the role can go.
+    FOR existing IN SELECT u.name, u.active, r.name AS role,
+                           r.id IS NOT NULL
+                           AND r.name NOT IN (SELECT value ->> 'name' FROM jsonb_array_elements(doc -> 'roles')) AS role_goes
+                      FROM sharing.users u LEFT JOIN sharing.roles r ON r.id = u.role_id
+                     WHERE u.name NOT IN (SELECT value ->> 'name' FROM jsonb_array_elements(doc -> 'users'))
+                     ORDER BY u.id LOOP
+        delta := '{}';
+        IF existing.active THEN
+            delta := delta || '{"active": false}';
+        END IF;
+        IF existing.role_goes THEN
+            delta := delta || '{"role": null}';
+        END IF;
+        IF delta <> '{}' THEN
+            PERFORM sharing.alter_user(existing.name, delta);
+            IF existing.active THEN
+                changes := changes || format('deactivate user %s (not in the configuration)', existing.name);
+            END IF;
+            IF existing.role_goes THEN
+                changes := changes || format('take role %s from user %s (neither is in the configuration)',
+                                             existing.role, existing.name);
+            END IF;
+        END IF;
     END LOOP;
 
     -- Groups and their members.
@@ -186,16 +228,9 @@ BEGIN
             changes := changes || format('create group %s', item ->> 'name');
         END IF;
     END LOOP;
+    -- Members the document no longer has go first, then the new ones come:
+    -- moving a nested group around never passes through a cycle.
     FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'groups') WITH ORDINALITY LOOP
-        FOR sub, j IN SELECT value, ordinality - 1 FROM jsonb_array_elements(item -> 'members') WITH ORDINALITY LOOP
-            IF NOT EXISTS (SELECT 1 FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
-                            WHERE g.name = item ->> 'name' AND gm.member_type = sub ->> 'type'
-                              AND sharing._principal_name(gm.member_type, gm.member_id) = sub ->> 'name') THEN
-                PERFORM sharing._config_step(format('$.groups[%s].members[%s]', i, j),
-                    format('SELECT sharing.add_to_group(%L, %L, %L)', item ->> 'name', sub ->> 'type', sub ->> 'name'));
-                changes := changes || format('add %s %s to group %s', sub ->> 'type', sub ->> 'name', item ->> 'name');
-            END IF;
-        END LOOP;
         FOR existing IN SELECT gm.member_type, sharing._principal_name(gm.member_type, gm.member_id) AS member
                           FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
                          WHERE g.name = item ->> 'name'
@@ -207,12 +242,36 @@ BEGIN
             changes := changes || format('remove %s %s from group %s', existing.member_type, existing.member, item ->> 'name');
         END LOOP;
     END LOOP;
+    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'groups') WITH ORDINALITY LOOP
+        FOR sub, j IN SELECT value, ordinality - 1 FROM jsonb_array_elements(item -> 'members') WITH ORDINALITY LOOP
+            IF NOT EXISTS (SELECT 1 FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
+                            WHERE g.name = item ->> 'name' AND gm.member_type = sub ->> 'type'
+                              AND sharing._principal_name(gm.member_type, gm.member_id) = sub ->> 'name') THEN
+                PERFORM sharing._config_step(format('$.groups[%s].members[%s]', i, j),
+                    format('SELECT sharing.add_to_group(%L, %L, %L)', item ->> 'name', sub ->> 'type', sub ->> 'name'));
+                changes := changes || format('add %s %s to group %s', sub ->> 'type', sub ->> 'name', item ->> 'name');
+            END IF;
+        END LOOP;
+    END LOOP;
 
-    -- Protected tables, parents first (the document lists them so).
-    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'tables') WITH ORDINALITY LOOP
+    -- Protected tables, parents before their children (whatever the order
+    -- of the document).
+    FOR item, i IN WITH RECURSIVE listed (entry, pos) AS (
+                        SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'tables') WITH ORDINALITY
+                    ), depth (name, d) AS (
+                        SELECT l.entry ->> 'table', 0 FROM listed l WHERE l.entry ->> 'parent' IS NULL
+                        UNION ALL
+                        SELECT l.entry ->> 'table', depth.d + 1 FROM listed l JOIN depth ON l.entry ->> 'parent' = depth.name
+                    )
+                    SELECT l.entry, l.pos FROM listed l JOIN depth ON depth.name = l.entry ->> 'table'
+                     ORDER BY depth.d, l.pos LOOP
         path := format('$.tables[%s]', i);
         target := to_regclass(item ->> 'table');
-        IF target IS NULL THEN
+        IF target IS NULL AND strpos(item ->> 'table', '.') = 0 THEN
+            RAISE EXCEPTION 'applying configuration at %.table: table "%" does not exist', path, item ->> 'table'
+                USING ERRCODE = '42P01',
+                      HINT = 'A configuration names tables with their schema, as export_config does: public.accounts.';
+        ELSIF target IS NULL THEN
             RAISE EXCEPTION 'applying configuration at %.table: table "%" does not exist', path, item ->> 'table'
                 USING ERRCODE = '42P01';
         END IF;
@@ -271,9 +330,11 @@ BEGIN
     END LOOP;
 
     -- Rules, matched by table and name.
+    -- (a rule whose type the document changes is dropped and created anew)
     FOR existing IN SELECT r.id, r.tbl, r.name FROM sharing.rules r
                      WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(doc -> 'rules') d
-                                        WHERE to_regclass(d ->> 'table') = r.tbl AND d ->> 'name' = r.name)
+                                        WHERE to_regclass(d ->> 'table') = r.tbl AND d ->> 'name' = r.name
+                                          AND d ->> 'type' = r.rule_type)
                      ORDER BY r.tbl::text, r.name LOOP
         PERFORM sharing.drop_rule(existing.id);
         changes := changes || format('drop rule %s on %s', existing.name, existing.tbl);
@@ -299,10 +360,6 @@ BEGIN
             END IF;
             changes := changes || format('create rule %s on %s', item ->> 'name', item ->> 'table');
         ELSE
-            IF existing.rule_type <> item ->> 'type' THEN
-                RAISE EXCEPTION 'applying configuration at %.type: rule "%" is a% rule', path, item ->> 'name',
-                    CASE existing.rule_type WHEN 'owner' THEN 'n owner' ELSE ' criteria' END USING ERRCODE = '22023';
-            END IF;
             delta := '{}';
             IF existing.from_type IS DISTINCT FROM item ->> 'from_type' OR existing.from_name IS DISTINCT FROM item ->> 'from_name' THEN
                 delta := delta || jsonb_build_object('from_type', item -> 'from_type', 'from_name', item -> 'from_name');
@@ -325,11 +382,15 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Manual shares, matched by table, record and recipient.
+    -- Manual shares, matched by table, record (its key as the table's key
+    -- type reads it: "05" is record 5) and recipient. Expired shares
+    -- grant nothing and are not exported: they are left alone.
     FOR existing IN SELECT s.tbl, s.record_id, s.to_type, sharing._principal_name(s.to_type, s.to_id) AS to_name
                       FROM sharing.shares s
-                     WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(doc -> 'shares') d
-                                        WHERE to_regclass(d ->> 'table') = s.tbl AND d ->> 'record_id' = s.record_id
+                     WHERE (s.expires_at IS NULL OR s.expires_at > statement_timestamp())
+                       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(doc -> 'shares') d
+                                        WHERE to_regclass(d ->> 'table') = s.tbl
+                                          AND sharing._record_key(s.tbl, d ->> 'record_id') = s.record_id
                                           AND d ->> 'to_type' = s.to_type
                                           AND d ->> 'to_name' = sharing._principal_name(s.to_type, s.to_id))
                      ORDER BY 1, 2, 3, 4 LOOP
@@ -337,11 +398,17 @@ BEGIN
         changes := changes || format('unshare %s record %s from %s %s', existing.tbl, existing.record_id, existing.to_type, existing.to_name);
     END LOOP;
     FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'shares') WITH ORDINALITY LOOP
+        BEGIN
+            expires := (item ->> 'expires_at')::timestamptz;
+        EXCEPTION WHEN data_exception THEN
+            RAISE EXCEPTION 'applying configuration at $.shares[%].expires_at: %', i, SQLERRM USING ERRCODE = SQLSTATE;
+        END;
         IF NOT EXISTS (SELECT 1 FROM sharing.shares s
-                        WHERE s.tbl = to_regclass(item ->> 'table') AND s.record_id = item ->> 'record_id'
+                        WHERE s.tbl = to_regclass(item ->> 'table')
+                          AND s.record_id = sharing._record_key(s.tbl, item ->> 'record_id')
                           AND s.to_type = item ->> 'to_type' AND sharing._principal_name(s.to_type, s.to_id) = item ->> 'to_name'
                           AND s.access = item ->> 'access'
-                          AND s.expires_at IS NOT DISTINCT FROM (item ->> 'expires_at')::timestamptz) THEN
+                          AND s.expires_at IS NOT DISTINCT FROM expires) THEN
             PERFORM sharing._config_step(format('$.shares[%s]', i), format('SELECT sharing.share_record(%L, %L, %L, %L, %L, %L)',
                 item ->> 'table', item ->> 'record_id', item ->> 'to_type', item ->> 'to_name', item ->> 'access',
                 item ->> 'expires_at'));
@@ -387,6 +454,9 @@ BEGIN
     PERFORM sharing._require_manage('apply_config');
     IF config IS NULL THEN
         RAISE EXCEPTION 'configuration must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF dry_run IS NULL THEN
+        RAISE EXCEPTION 'dry_run must be true or false' USING ERRCODE = '22023';
     END IF;
     doc := sharing._validate_config(config);
     -- Criteria as given (the validated copy went through f64 numbers).

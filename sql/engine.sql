@@ -404,8 +404,11 @@ BEGIN
     IF expires_at IS NOT NULL AND expires_at <= statement_timestamp() THEN
         RAISE EXCEPTION 'expires_at % is in the past', expires_at USING ERRCODE = '22023';
     END IF;
-    INSERT INTO sharing.shares AS s (tbl, record_id, to_type, to_id, access, expires_at, shared_by)
-    VALUES (tbl, key, to_type, recipient, access, expires_at, me)
+    -- Who shared: the acting user, and the session's outer role (after
+    -- SET ROLE), not the login role.
+    INSERT INTO sharing.shares AS s (tbl, record_id, to_type, to_id, access, expires_at, shared_by, shared_by_role)
+    VALUES (tbl, key, to_type, recipient, access, expires_at, me,
+            (SELECT rolname FROM pg_roles WHERE oid = sharing._outer_role_oid()))
     ON CONFLICT ON CONSTRAINT shares_tbl_record_id_to_type_to_id_key
     DO UPDATE SET access = EXCLUDED.access, expires_at = EXCLUDED.expires_at, shared_by = EXCLUDED.shared_by,
                   shared_by_role = EXCLUDED.shared_by_role, created_at = now();

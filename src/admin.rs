@@ -41,13 +41,26 @@ fn _describe_criteria(criteria: &str) -> String {
     }
 }
 
-type PolicyShape = BTreeMap<String, (String, bool, Option<String>, Option<String>)>;
+/// What makes a generated policy what it is: its command, whether it is
+/// permissive, the roles it applies to, and its expressions as PostgreSQL
+/// deparses them.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    cmd: String,
+    permissive: bool,
+    roles: String,
+    qual: Option<String>,
+    check: Option<String>,
+}
+
+type PolicyShape = BTreeMap<String, Shape>;
 
 fn policy_shapes(relation: &str) -> Result<PolicyShape> {
     Spi::connect(|client| {
         let rows = client.select(
-            "SELECT polname::text, polcmd::text, polpermissive, pg_catalog.pg_get_expr(polqual, polrelid), \
-                    pg_catalog.pg_get_expr(polwithcheck, polrelid) \
+            "SELECT polname::text, polcmd::text, polpermissive, \
+                    pg_catalog.array_to_string(polroles::pg_catalog.regrole[], ','), \
+                    pg_catalog.pg_get_expr(polqual, polrelid), pg_catalog.pg_get_expr(polwithcheck, polrelid) \
                FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass \
                 AND polname IN ('sharing_select', 'sharing_insert', 'sharing_update', 'sharing_delete')",
             None,
@@ -57,12 +70,13 @@ fn policy_shapes(relation: &str) -> Result<PolicyShape> {
         for row in rows {
             out.insert(
                 row.get::<String>(1)?.unwrap_or_default(),
-                (
-                    row.get::<String>(2)?.unwrap_or_default(),
-                    row.get::<bool>(3)?.unwrap_or(false),
-                    row.get::<String>(4)?,
-                    row.get::<String>(5)?,
-                ),
+                Shape {
+                    cmd: row.get::<String>(2)?.unwrap_or_default(),
+                    permissive: row.get::<bool>(3)?.unwrap_or(false),
+                    roles: row.get::<String>(4)?.unwrap_or_default(),
+                    qual: row.get::<String>(5)?,
+                    check: row.get::<String>(6)?,
+                },
             );
         }
         Ok(out)
@@ -90,11 +104,16 @@ fn policy_drift(tbl: pg_sys::Oid) -> Result<Vec<String>> {
         .unwrap_or_default();
         let expected: PolicyShape = policy_shapes("pg_temp._sharing_expected")?
             .into_iter()
-            .map(|(name, (cmd, permissive, qual, check))| {
+            .map(|(name, shape)| {
                 let rename = |e: Option<String>| {
                     e.map(|t| t.replace("_sharing_expected.", &format!("{relname}.")))
                 };
-                (name, (cmd, permissive, rename(qual), rename(check)))
+                let shape = Shape {
+                    qual: rename(shape.qual),
+                    check: rename(shape.check),
+                    ..shape
+                };
+                (name, shape)
             })
             .collect();
         Spi::run("DROP TABLE pg_temp._sharing_expected")?;

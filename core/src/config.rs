@@ -189,6 +189,16 @@ pub fn parse(doc: &serde_json::Value) -> Result<Config, ConfigError> {
             "the configuration must be a JSON object",
         ));
     }
+    // The version first: a document of another version is refused as such,
+    // not for the keys this version does not know.
+    if let Some(v) = doc.get("version").filter(|v| v.is_number()) {
+        if v.as_u64() != Some(u64::from(VERSION)) {
+            return Err(problem(
+                "$.version".into(),
+                format!("unsupported version {v} (this pg_sharing reads version {VERSION})"),
+            ));
+        }
+    }
     let config: Config = serde_path_to_error::deserialize(doc).map_err(|e| {
         let path = e.path().to_string();
         problem(
@@ -396,7 +406,17 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
     };
     let mut nested: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (i, g) in c.groups.iter().enumerate() {
+        let mut members = BTreeSet::new();
         for (j, m) in g.members.iter().enumerate() {
+            if !members.insert((m.kind.as_str(), m.name.as_str())) {
+                return Err(problem(
+                    format!("$.groups[{i}].members[{j}]"),
+                    format!(
+                        "{} \"{}\" is listed twice in group \"{}\"",
+                        m.kind, m.name, g.name
+                    ),
+                ));
+            }
             principal(
                 format!("$.groups[{i}].members[{j}]"),
                 &m.kind,
@@ -431,7 +451,17 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
         }
     }
     for (i, p) in c.profiles.iter().enumerate() {
+        let mut listed = BTreeSet::new();
         for (j, perm) in p.permissions.iter().enumerate() {
+            if !listed.insert(perm.table.as_str()) {
+                return Err(problem(
+                    format!("$.profiles[{i}].permissions[{j}].table"),
+                    format!(
+                        "table \"{}\" is listed twice in the permissions of profile \"{}\"",
+                        perm.table, p.name
+                    ),
+                ));
+            }
             if !tables.contains_key(perm.table.as_str()) {
                 return Err(problem(
                     format!("$.profiles[{i}].permissions[{j}].table"),
@@ -465,6 +495,20 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
                         format!("{path}.parent"),
                         format!("table \"{parent}\" is not defined in tables"),
                     ));
+                }
+                // Walk up the parents: a cycle comes back to a table seen before.
+                let mut chain = vec![t.table.as_str()];
+                let mut current = Some(parent.as_str());
+                while let Some(p) = current {
+                    if chain.contains(&p) {
+                        chain.push(p);
+                        return Err(problem(
+                            format!("{path}.parent"),
+                            format!("child table cycle: {}", chain.join(" → ")),
+                        ));
+                    }
+                    chain.push(p);
+                    current = tables.get(p).and_then(|t| t.parent.as_deref());
                 }
             }
             _ => {
@@ -551,8 +595,23 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
+    let mut shares = BTreeSet::new();
     for (i, s) in c.shares.iter().enumerate() {
         let path = format!("$.shares[{i}]");
+        if !shares.insert((
+            s.table.as_str(),
+            s.record_id.as_str(),
+            s.to_type.as_str(),
+            s.to_name.as_str(),
+        )) {
+            return Err(problem(
+                path,
+                format!(
+                    "record {} of table \"{}\" is shared with {} \"{}\" twice",
+                    s.record_id, s.table, s.to_type, s.to_name
+                ),
+            ));
+        }
         match tables.get(s.table.as_str()) {
             None => {
                 return Err(problem(
@@ -669,5 +728,44 @@ mod tests {
             error_of(d),
             "$.users[1].name: user \"Ann\" is defined twice"
         );
+        let mut d = sample();
+        d["tables"][0] =
+            json!({"table": "public.accounts", "parent": "public.notes", "parent_column": "x"});
+        assert_eq!(
+            error_of(d),
+            "$.tables[0].parent: child table cycle: public.accounts → public.notes → public.accounts"
+        );
+        let mut d = sample();
+        d["groups"][0]["members"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user", "name": "Ann"}));
+        assert_eq!(
+            error_of(d),
+            "$.groups[0].members[1]: user \"Ann\" is listed twice in group \"East\""
+        );
+        let mut d = sample();
+        let mut again = d["shares"][0].clone();
+        again["access"] = json!("read_write");
+        d["shares"].as_array_mut().unwrap().push(again);
+        assert_eq!(
+            error_of(d),
+            "$.shares[1]: record 1 of table \"public.accounts\" is shared with user \"Ann\" twice"
+        );
+        let mut d = sample();
+        d["profiles"] = json!([{"name": "p", "permissions": [{"table": "public.notes"},
+                                                            {"table": "public.notes", "edit": false}]}]);
+        assert_eq!(
+            error_of(d),
+            "$.profiles[0].permissions[1].table: table \"public.notes\" is listed twice in the permissions of profile \"p\""
+        );
+    }
+
+    #[test]
+    fn another_version_is_refused_before_its_keys() {
+        let e = error_of(json!({"version": 2, "teams": []}));
+        assert!(e.starts_with("$.version: unsupported version 2"), "{e}");
+        let e = error_of(json!({"version": "1"}));
+        assert!(e.starts_with("$.version: invalid type: string"), "{e}");
     }
 }

@@ -153,8 +153,11 @@ impl Parser {
                     return Err(err(
                         pos,
                         format!(
-                            "condition {n} does not exist (there are {} conditions)",
-                            self.conditions
+                            "condition {n} does not exist (there {})",
+                            match self.conditions {
+                                1 => "is 1 condition".to_string(),
+                                c => format!("are {c} conditions"),
+                            }
                         ),
                     ));
                 }
