@@ -40,10 +40,10 @@ struct PrimaryKey {
 }
 
 fn relkind(rel: pg_sys::Oid) -> Result<Option<String>> {
-    Ok(query_one::<String>(
+    query_one::<String>(
         "SELECT relkind::text FROM pg_catalog.pg_class WHERE oid = $1",
         &[rel.into()],
-    )?)
+    )
 }
 
 fn require_table(rel: pg_sys::Oid) -> Result<String> {

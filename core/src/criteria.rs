@@ -619,7 +619,7 @@ mod tests {
                     }
                     i += 1;
                 }
-                out.push_str("L");
+                out.push('L');
             } else if chars[i] == '"' {
                 i += 1;
                 loop {
@@ -634,7 +634,7 @@ mod tests {
                     }
                     i += 1;
                 }
-                out.push_str("I");
+                out.push('I');
             } else {
                 out.push(chars[i]);
                 i += 1;

@@ -5,6 +5,8 @@
 use pg_sharing_itest::scenario::{generate, TABLES};
 use pg_sharing_itest::{describe, sqlstate, visible_rows, TestDb};
 
+/// id, owner, city, amount of an accounts row.
+type AccountRow = (i64, Option<i64>, Option<String>, Option<f64>);
 
 #[test]
 fn export_applied_to_an_empty_database_reproduces_every_users_rows() {
@@ -23,7 +25,7 @@ fn export_applied_to_an_empty_database_reproduces_every_users_rows() {
             .query_one("SELECT sharing.export_config()", &[])
             .unwrap()
             .get(0);
-        let accounts: Vec<(i64, Option<i64>, Option<String>, Option<f64>)> = ta
+        let accounts: Vec<AccountRow> = ta
             .query(
                 "SELECT id, owner_id, city, amount::float8 FROM accounts ORDER BY id",
                 &[],

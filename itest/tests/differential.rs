@@ -149,7 +149,10 @@ fn run_cases(part: u64, stride: u64) {
         .unwrap_or(1);
     let mut db = TestDb::new("diff");
     let reader = db.login_role("reader", "IN ROLE sharing_app");
-    for seed in (first..first + cases).skip(part as usize).step_by(stride as usize) {
+    for seed in (first..first + cases)
+        .skip(part as usize)
+        .step_by(stride as usize)
+    {
         if let Err(e) = check_case(&db, &reader, seed) {
             panic!("differential case failed; reproduce with PG_SHARING_DIFF_SEED={seed} PG_SHARING_DIFF_CASES=1\n{e}");
         }

@@ -8,7 +8,6 @@ use std::process::Command;
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
-
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("run pg tool");
     assert!(
