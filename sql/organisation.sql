@@ -111,6 +111,24 @@ BEGIN
 END
 $$;
 
+-- A new role, user, group or profile name: not empty, not taken.
+CREATE FUNCTION sharing._check_new_name(kind text, new_name text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    taken boolean;
+BEGIN
+    IF new_name IS NULL OR btrim(new_name) = '' THEN
+        RAISE EXCEPTION '% name must not be empty', kind USING ERRCODE = '22023';
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM sharing.%I WHERE name = $1)', kind || 's') INTO taken USING new_name;
+    IF taken THEN
+        RAISE EXCEPTION '% "%" already exists', kind, new_name USING ERRCODE = '23505';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION sharing._role_id(role_name text) RETURNS bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._id_by_name('role', role_name) $$;
@@ -490,12 +508,7 @@ DECLARE
     new_id bigint;
 BEGIN
     PERFORM sharing._require_manage('create_role');
-    IF name IS NULL OR btrim(name) = '' THEN
-        RAISE EXCEPTION 'role name must not be empty' USING ERRCODE = '22023';
-    END IF;
-    IF EXISTS (SELECT 1 FROM sharing.roles r WHERE r.name = create_role.name) THEN
-        RAISE EXCEPTION 'role "%" already exists', name USING ERRCODE = '23505';
-    END IF;
+    PERFORM sharing._check_new_name('role', name);
     INSERT INTO sharing.roles (name, parent_id, share_with_peers)
     VALUES (name, CASE WHEN parent IS NOT NULL THEN sharing._role_id(parent) END, coalesce(share_with_peers, false))
     RETURNING id INTO new_id;
@@ -566,12 +579,7 @@ DECLARE
     new_id bigint;
 BEGIN
     PERFORM sharing._require_manage('create_user');
-    IF name IS NULL OR btrim(name) = '' THEN
-        RAISE EXCEPTION 'user name must not be empty' USING ERRCODE = '22023';
-    END IF;
-    IF EXISTS (SELECT 1 FROM sharing.users u WHERE u.name = create_user.name) THEN
-        RAISE EXCEPTION 'user "%" already exists', name USING ERRCODE = '23505';
-    END IF;
+    PERFORM sharing._check_new_name('user', name);
     IF create_user.id IS NOT NULL AND EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = create_user.id) THEN
         RAISE EXCEPTION 'user id % is already taken by user "%"', create_user.id,
             (SELECT u.name FROM sharing.users u WHERE u.id = create_user.id) USING ERRCODE = '23505';
@@ -671,12 +679,7 @@ DECLARE
     new_id bigint;
 BEGIN
     PERFORM sharing._require_manage('create_group');
-    IF name IS NULL OR btrim(name) = '' THEN
-        RAISE EXCEPTION 'group name must not be empty' USING ERRCODE = '22023';
-    END IF;
-    IF EXISTS (SELECT 1 FROM sharing.groups g WHERE g.name = create_group.name) THEN
-        RAISE EXCEPTION 'group "%" already exists', name USING ERRCODE = '23505';
-    END IF;
+    PERFORM sharing._check_new_name('group', name);
     INSERT INTO sharing.groups (name) VALUES (name) RETURNING id INTO new_id;
     RETURN new_id;
 END
@@ -766,12 +769,7 @@ DECLARE
     new_id bigint;
 BEGIN
     PERFORM sharing._require_manage('create_profile');
-    IF name IS NULL OR btrim(name) = '' THEN
-        RAISE EXCEPTION 'profile name must not be empty' USING ERRCODE = '22023';
-    END IF;
-    IF EXISTS (SELECT 1 FROM sharing.profiles p WHERE p.name = create_profile.name) THEN
-        RAISE EXCEPTION 'profile "%" already exists', name USING ERRCODE = '23505';
-    END IF;
+    PERFORM sharing._check_new_name('profile', name);
     INSERT INTO sharing.profiles (name, manage_sharing, view_all, modify_all)
     VALUES (name, coalesce(manage_sharing, false), coalesce(view_all, false), coalesce(modify_all, false))
     RETURNING id INTO new_id;

@@ -1,13 +1,13 @@
 -- The README's day of administration (examples/admin_day.sql) runs as
 -- written, on the demo org, and each user then sees what it says.
 BEGIN;
+-- New ids come from sequences, which other tests advance (and rollback does
+-- not rewind): start them at fixed values so the output is stable.
+SELECT setval('sharing.roles_id_seq', 4500), setval('sharing.profiles_id_seq', 4500),
+       setval('sharing.groups_id_seq', 4500), setval('sharing.rules_id_seq', 4500);
 \set QUIET on
 \i ../../examples/demo_setup.sql
 \set QUIET off
--- New ids come from sequences, which other tests advance (and rollback does
--- not rewind): start them at fixed values so the output is stable.
-SELECT setval('sharing.profiles_id_seq', 4500), setval('sharing.groups_id_seq', 4500),
-       setval('sharing.rules_id_seq', 4500);
 \i ../../examples/admin_day.sql
 -- What each user sees at the end of the day.
 SET ROLE crm_app;
