@@ -8,7 +8,7 @@ RUN_DIR="$ROOT/.run"
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG="$PG_BIN/pg_config"
 PGRX_VERSION=0.18.1
-DEB_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 clang libclang-dev pgbouncer sudo)
+DEB_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 clang libclang-dev pgbouncer sudo python3-venv)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -122,5 +122,41 @@ start_cluster() {
 stop_cluster() {
     if [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ]; then
         as_server_user "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+}
+
+# start_standby NAME: a hot standby of the cluster of start_cluster, made with
+# pg_basebackup -R and started on a free port. Sets STANDBY_PORT, STANDBY_DIR;
+# stop_standby stops it. The primary needs wal_level=replica (the default).
+start_standby() {
+    local name="$1"
+    STANDBY_DIR="$(cluster_dir "$name")"
+    STANDBY_PORT="$(free_port)"
+    as_server_user "$PG_BIN/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres \
+        -D "$STANDBY_DIR/data" -R -X stream -c fast >/dev/null \
+        || die "pg_basebackup of the cluster on port $PGPORT failed"
+    local opts="-p $STANDBY_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$STANDBY_DIR -c fsync=off -c hot_standby=on"
+    as_server_user "$PG_BIN/pg_ctl" -D "$STANDBY_DIR/data" -l "$STANDBY_DIR/server.log" -o "$opts" -w start >/dev/null \
+        || { cat "$STANDBY_DIR/server.log" >&2; die "standby $name did not start"; }
+    export STANDBY_PORT STANDBY_DIR
+    log "standby $name of port $PGPORT running on port $STANDBY_PORT ($STANDBY_DIR)"
+}
+
+# wait_for_standby [SECONDS]: waits until the standby has replayed everything
+# the primary has written so far (polls, at most SECONDS, default 60).
+wait_for_standby() {
+    local lsn tries=$(( ${1:-60} * 10 ))
+    lsn="$(psql -X -At -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -c "SELECT pg_current_wal_lsn()")"
+    while [ "$(psql -X -At -h "$PGHOST" -p "$STANDBY_PORT" -U postgres -d postgres \
+                -c "SELECT coalesce(pg_last_wal_replay_lsn() >= '$lsn', false)")" != t ]; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || die "standby on port $STANDBY_PORT did not replay up to $lsn in ${1:-60}s"
+        sleep 0.1
+    done
+}
+
+stop_standby() {
+    if [ -n "${STANDBY_DIR:-}" ] && [ -d "$STANDBY_DIR/data" ]; then
+        as_server_user "$PG_BIN/pg_ctl" -D "$STANDBY_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
 }

@@ -4,10 +4,12 @@
 #   2. in-server tests                      (cargo pgrx test, #[pg_test])
 #   3. SQL regression tests                 (tests/pg_regress, pg_regress)
 #   4. integration tests with real clients  (cargo test -p pg_sharing_itest)
+#   5. client examples                      (scripts/examples.sh: psycopg, SQLAlchemy,
+#      tokio-postgres, pgbouncer, BI via psql, a hot standby, a DBA session)
 # against throwaway clusters, and exits non-zero if anything fails.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh --only X   one part: unit, pgrx, regress or itest
+#   scripts/test.sh --only X   one part: unit, pgrx, regress, itest or examples
 #   REGRESS_TESTS="10_roles 11_users" scripts/test.sh --only regress
 #                              only those regression tests (after 00_setup)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,7 +18,7 @@ ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --only) ONLY="$2"; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
 done
@@ -46,7 +48,7 @@ if wants pgrx; then
     record pgrx $rc
 fi
 
-if wants regress || wants itest; then
+if wants regress || wants itest || wants examples; then
     # cargo pgrx test installed a build with test code; install the real one.
     install_extension
     start_cluster "test-$$"
@@ -85,6 +87,12 @@ if wants itest; then
     rc=$?
     set -e
     record itest $rc
+fi
+
+if wants examples; then
+    log "5. client examples against a real cluster (scripts/examples.sh)"
+    set +e; "$ROOT/scripts/examples.sh"; rc=$?; set -e
+    record examples $rc
 fi
 
 echo

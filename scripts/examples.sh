@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# The client examples (examples/, explained in docs/clients.md), each run
+# against a throwaway cluster and asserting exactly what each user sees:
+#   - python/app_psycopg.py      psycopg 3 + psycopg_pool, act_as per request
+#   - python/app_sqlalchemy.py   SQLAlchemy 2, act_as in an after_begin hook
+#   - rust-service/              tokio-postgres + deadpool-postgres, concurrent requests
+#   - PgBouncer in transaction pooling mode: python/pgbouncer_two_clients.py,
+#     and both Python apps through it
+#   - bi_dashboard.sql           as each login role, on the primary and on a
+#                                hot standby (pg_basebackup -R)
+#   - dba_session.sql            apply_config, rule_overview, explain_access,
+#                                who_can_access, check()
+# Sets up what is missing (a virtualenv in .run/venv with
+# examples/python/requirements.txt; cargo builds the Rust example; the
+# extension if it is not installed), prints "examples: N passed, M failed"
+# and exits non-zero if any example fails. Logs: .run/examples-logs/.
+#
+#   scripts/examples.sh        (scripts/test.sh --only examples runs it too)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case "${1:-}" in
+    "") ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (try --help)" ;;
+esac
+
+EXAMPLES="$ROOT/examples"
+VENV="$RUN_DIR/venv"
+LOG_DIR="$RUN_DIR/examples-logs"
+PGBOUNCER=/usr/sbin/pgbouncer
+START=$(date +%s)
+
+# --- set-up of what is missing -----------------------------------------------
+
+ensure_debian_packages
+if [ ! -f "$($PG_CONFIG --sharedir)/extension/pg_sharing.control" ]; then
+    ensure_cargo_pgrx
+    install_extension
+fi
+
+ensure_venv() {
+    local requirements="$EXAMPLES/python/requirements.txt"
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating the virtualenv $VENV"
+        python3 -m venv "$VENV"
+    fi
+    # Installs again only when requirements.txt changed since the last time.
+    if ! cmp -s "$requirements" "$VENV/installed-requirements.txt"; then
+        log "installing Python packages into $VENV"
+        "$VENV/bin/pip" install -q -r "$requirements"
+        cp "$requirements" "$VENV/installed-requirements.txt"
+    fi
+}
+ensure_venv
+PYTHON="$VENV/bin/python"
+
+rm -rf "$LOG_DIR"
+mkdir -p "$LOG_DIR"
+
+# --- running and counting examples -------------------------------------------
+
+PASSED=0
+FAILED=()
+# run_example NAME COMMAND...: runs one example, its output in a log file;
+# prints the example's "ok" lines when it passes, the end of its log if not.
+run_example() {
+    local name="$1"; shift
+    local logfile
+    logfile="$LOG_DIR/$(printf '%s' "$name" | tr -c 'A-Za-z0-9_.-' '_').log"
+    if "$@" >"$logfile" 2>&1; then
+        PASSED=$((PASSED + 1))
+        printf '  pass  %s\n' "$name"
+        grep -E '^ok ' "$logfile" | sed 's/^/          /' || true
+    else
+        FAILED+=("$name")
+        printf '  FAIL  %s (log: %s)\n' "$name" "$logfile"
+        tail -n 40 "$logfile" | sed 's/^/          /'
+    fi
+}
+
+# --- the cluster, the demo org, and PgBouncer ---------------------------------
+
+BOUNCER_DIR=""
+cleanup() {
+    stop_pgbouncer
+    stop_standby
+    stop_cluster
+    rm -rf "${STANDBY_DIR:-}" "${CLUSTER_DIR:-}"
+}
+trap cleanup EXIT
+
+start_cluster "examples-$$" wal_level=replica max_wal_senders=4
+psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -U postgres "$@"; }
+
+log "creating the CRM org (examples/demo_setup.sql) in database crm"
+createdb -U postgres crm
+psql_admin -d crm -f "$EXAMPLES/demo_setup.sql" >/dev/null
+# Each example that writes gets its own copy of the org, so that no example
+# depends on what another one changed.
+copy_of_crm() { createdb -U postgres -T crm "$1"; }
+
+# start_pgbouncer: PgBouncer in transaction pooling mode in front of the
+# cluster, on a free port, two server connections per database and user;
+# every database name is passed through to the cluster.
+start_pgbouncer() {
+    BOUNCER_DIR="$CLUSTER_DIR/pgbouncer"
+    BOUNCER_PORT="$(free_port)"
+    mkdir -p "$BOUNCER_DIR"
+    # auth_type trust still wants the user in the auth_file.
+    echo '"crm_app" ""' >"$BOUNCER_DIR/userlist.txt"
+    cat >"$BOUNCER_DIR/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$PGPORT
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $BOUNCER_DIR/userlist.txt
+pool_mode = transaction
+default_pool_size = 2
+max_client_conn = 50
+logfile = $BOUNCER_DIR/pgbouncer.log
+pidfile = $BOUNCER_DIR/pgbouncer.pid
+EOF
+    if is_root; then chown -R postgres: "$BOUNCER_DIR"; fi
+    as_server_user "$PGBOUNCER" -d -q "$BOUNCER_DIR/pgbouncer.ini" \
+        || { cat "$BOUNCER_DIR/pgbouncer.log" >&2; die "pgbouncer did not start"; }
+    local tries=100
+    # (Not database crm: PgBouncer keeps the server connection, and copies of
+    # crm need it unused.)
+    until psql -X -q -At -h 127.0.0.1 -p "$BOUNCER_PORT" -U crm_app -d postgres -c 'SELECT 1' >/dev/null 2>&1; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || { cat "$BOUNCER_DIR/pgbouncer.log" >&2; die "pgbouncer does not answer on port $BOUNCER_PORT"; }
+        sleep 0.1
+    done
+    log "pgbouncer (transaction pooling) running on port $BOUNCER_PORT"
+}
+
+stop_pgbouncer() {
+    local pidfile="$BOUNCER_DIR/pgbouncer.pid"
+    [ -n "$BOUNCER_DIR" ] && [ -f "$pidfile" ] || return 0
+    local pid tries=100
+    pid="$(cat "$pidfile")"
+    kill "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null && [ "$tries" -gt 0 ]; do tries=$((tries - 1)); sleep 0.1; done
+    rm -f "$pidfile"
+}
+
+conninfo() { echo "host=127.0.0.1 port=$1 dbname=$2 user=crm_app"; }
+sqlalchemy_url() { echo "postgresql+psycopg://crm_app@127.0.0.1:$1/$2"; }
+
+# visible_ids PORT LOGIN [USER_ID]: the accounts LOGIN sees (acting as
+# USER_ID, in one transaction, when given), as "101,102".
+visible_ids() {
+    local act_as=""
+    [ -z "${3:-}" ] || act_as="SELECT sharing.act_as($3) \\g /dev/null"
+    psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U "$2" -d crm <<SQL
+BEGIN;
+$act_as
+SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM accounts;
+COMMIT;
+SQL
+}
+
+# expect_ids WHAT EXPECTED PORT LOGIN [USER_ID]
+expect_ids() {
+    local what="$1" expected="$2" seen
+    shift 2
+    seen="$(visible_ids "$@")"
+    if [ "$seen" = "$expected" ]; then
+        echo "ok   $what sees [$seen]"
+    else
+        echo "$what sees [$seen], expected [$expected]"
+        return 1
+    fi
+}
+
+rust_service() {
+    local dir="$EXAMPLES/rust-service"
+    (cd "$dir" && CARGO_TARGET_DIR="$dir/target" cargo build --locked) \
+        && "$dir/target/debug/pg_sharing_rust_service" "$1"
+}
+
+# --- the examples ---------------------------------------------------------------
+
+LOGINS=(ceo sales_manager rep_east rep_west support_agent crm_app)
+
+log "1. an application with a pool: one login, act_as per transaction"
+copy_of_crm crm_psycopg
+run_example "psycopg 3 + psycopg_pool (python/app_psycopg.py)" \
+    "$PYTHON" "$EXAMPLES/python/app_psycopg.py" "$(conninfo "$PGPORT" crm_psycopg)"
+copy_of_crm crm_sqlalchemy
+run_example "SQLAlchemy 2 (python/app_sqlalchemy.py)" \
+    "$PYTHON" "$EXAMPLES/python/app_sqlalchemy.py" "$(sqlalchemy_url "$PGPORT" crm_sqlalchemy)"
+copy_of_crm crm_rust
+log "   (the Rust example builds first: a minute the first time)"
+run_example "tokio-postgres + deadpool-postgres (rust-service/)" rust_service "$(conninfo "$PGPORT" crm_rust)"
+
+log "2. PgBouncer in transaction pooling mode"
+start_pgbouncer
+copy_of_crm crm_bouncer
+run_example "PgBouncer: two clients interleaving transactions (python/pgbouncer_two_clients.py)" \
+    "$PYTHON" "$EXAMPLES/python/pgbouncer_two_clients.py" "$(conninfo "$BOUNCER_PORT" crm_bouncer)"
+copy_of_crm crm_bouncer_psycopg
+run_example "PgBouncer: python/app_psycopg.py --pgbouncer" \
+    "$PYTHON" "$EXAMPLES/python/app_psycopg.py" "$(conninfo "$BOUNCER_PORT" crm_bouncer_psycopg)" --pgbouncer
+copy_of_crm crm_bouncer_sqlalchemy
+run_example "PgBouncer: python/app_sqlalchemy.py --pgbouncer" \
+    "$PYTHON" "$EXAMPLES/python/app_sqlalchemy.py" "$(sqlalchemy_url "$BOUNCER_PORT" crm_bouncer_sqlalchemy)" --pgbouncer
+stop_pgbouncer
+
+log "3. BI dashboards through each person's own login role (db_role)"
+for login in "${LOGINS[@]}"; do
+    run_example "bi_dashboard.sql as $login" \
+        psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U "$login" -d crm -f "$EXAMPLES/bi_dashboard.sql"
+done
+
+# A person's login is that person: it cannot act on behalf of anyone else.
+login_cannot_act_as() {
+    local out
+    out="$(psql -X -v VERBOSITY=verbose -h 127.0.0.1 -p "$PGPORT" -U rep_east -d crm \
+               -c "SELECT sharing.act_as(1)" 2>&1)"
+    if grep -q 42501 <<<"$out"; then
+        echo "ok   rep_east (not a member of sharing_app) cannot act_as Carol: 42501"
+    else
+        echo "$out"
+        return 1
+    fi
+}
+run_example "a person's login cannot act_as another user" login_cannot_act_as
+
+log "4. a DBA session: config as code, rule list, explanations, doctor"
+copy_of_crm crm_dba
+run_example "dba_session.sql" psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres -d crm_dba \
+    -f "$EXAMPLES/dba_session.sql"
+
+log "5. a hot-standby replica enforces the same rows"
+start_standby "examples-standby-$$"
+wait_for_standby
+for login in "${LOGINS[@]}"; do
+    run_example "bi_dashboard.sql as $login on the standby" \
+        psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$STANDBY_PORT" -U "$login" -d crm -f "$EXAMPLES/bi_dashboard.sql"
+done
+standby_app_path() {
+    expect_ids "crm_app acting as Erin (3)" 101,102,201 "$STANDBY_PORT" crm_app 3 &&
+        expect_ids "crm_app acting as Will (4)" 201,202 "$STANDBY_PORT" crm_app 4
+}
+run_example "standby: the application path, act_as per transaction" standby_app_path
+# A change of the model on the primary (it regenerates the policies) reaches
+# the standby with the WAL: make accounts public_read, wait for the replay.
+psql_admin -d crm -c "SELECT sharing.set_default_access('accounts', 'public_read')" >/dev/null
+wait_for_standby
+standby_after_change() {
+    expect_ids "rep_west, now that accounts are public_read," 101,102,201,202,301,401 "$STANDBY_PORT" rep_west &&
+        expect_ids "crm_app without act_as (no user)" "" "$STANDBY_PORT" crm_app
+}
+run_example "standby: after set_default_access('accounts', 'public_read') on the primary" standby_after_change
+
+echo
+log "examples finished in $(( $(date +%s) - START ))s (logs: $LOG_DIR)"
+[ ${#FAILED[@]} -eq 0 ] || printf 'failed: %s\n' "${FAILED[@]}"
+echo "examples: $PASSED passed, ${#FAILED[@]} failed"
+[ ${#FAILED[@]} -eq 0 ]
