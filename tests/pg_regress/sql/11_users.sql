@@ -3,14 +3,10 @@
 BEGIN;
 \set SHOW_CONTEXT never
 -- Runs a statement; 'ok', or the error's SQLSTATE and message.
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE cmd;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 -- The users by name, with their role, profile and mapping.
 CREATE FUNCTION pg_temp.users() RETURNS TABLE (name text, role text, profile text, db_role name, active boolean)
 LANGUAGE sql AS $$

@@ -3,14 +3,10 @@
 BEGIN;
 \set SHOW_CONTEXT never
 -- Runs a statement; 'ok', or the error's SQLSTATE and message.
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE cmd;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 -- Which user is in which group, as resolved in sharing._user_principals.
 CREATE FUNCTION pg_temp.memberships() RETURNS TABLE (user_name text, group_name text)
 LANGUAGE sql AS $$

@@ -3,14 +3,10 @@
 BEGIN;
 \set SHOW_CONTEXT never
 -- Runs a statement; 'ok', or the error's SQLSTATE and message.
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE cmd;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 -- Every per-table permission row, by name.
 CREATE FUNCTION pg_temp.permissions() RETURNS TABLE (profile text, tbl regclass, can_create boolean,
                                                      can_read boolean, can_edit boolean, can_delete boolean)

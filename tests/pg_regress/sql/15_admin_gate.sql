@@ -5,14 +5,10 @@
 BEGIN;
 \set SHOW_CONTEXT never
 -- Runs a statement; 'ok', or the error's SQLSTATE and message.
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE cmd;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 -- Ids are set explicitly so that the audit's before/after can be shown
 -- whole (sequences are not transactional: later tests simply go on from here).
 SELECT setval('sharing.roles_id_seq', 15000) > 0 AS set,

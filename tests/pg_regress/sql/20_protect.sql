@@ -3,8 +3,10 @@
 -- enabled and forced, four policies, an index on the owner column,
 -- triggers) and what sharing.unprotect() takes away again.
 BEGIN;
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 
 -- A small org: Boss above Rep; Viewer has a view_all profile.
 CREATE ROLE u20_boss LOGIN;

@@ -3,44 +3,10 @@
 -- share; expiry; shares going with their record; and a share granting
 -- exactly its recipients, not their superiors.
 BEGIN;
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
--- What the current role reaches in a table: the ids it can SELECT, the ids
--- an UPDATE of a non-protected column reaches, the ids a DELETE reaches.
--- The UPDATE and DELETE are undone. The counts come from
--- `WITH u AS (UPDATE … RETURNING 1) SELECT count(*) FROM u`; the ids from
--- RETURNING id; a disagreement between the two would be printed.
-CREATE FUNCTION pg_temp.reach(tbl regclass) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r text; u text; d text; un bigint; dn bigint;
-BEGIN
-    EXECUTE format('SELECT string_agg(id::text, '','' ORDER BY id) FROM %s', tbl) INTO r;
-    BEGIN
-        EXECUTE format('WITH u AS (UPDATE %s SET note = ''edited'' RETURNING 1) SELECT count(*) FROM u', tbl) INTO un;
-        RAISE SQLSTATE 'U0001';
-    EXCEPTION WHEN SQLSTATE 'U0001' THEN NULL;
-    END;
-    BEGIN
-        EXECUTE format('WITH u AS (UPDATE %s SET note = ''edited'' RETURNING id) SELECT string_agg(id::text, '','' ORDER BY id) FROM u', tbl) INTO u;
-        RAISE SQLSTATE 'U0001';
-    EXCEPTION WHEN SQLSTATE 'U0001' THEN NULL;
-    END;
-    BEGIN
-        EXECUTE format('WITH d AS (DELETE FROM %s RETURNING 1) SELECT count(*) FROM d', tbl) INTO dn;
-        RAISE SQLSTATE 'U0001';
-    EXCEPTION WHEN SQLSTATE 'U0001' THEN NULL;
-    END;
-    BEGIN
-        EXECUTE format('WITH d AS (DELETE FROM %s RETURNING id) SELECT string_agg(id::text, '','' ORDER BY id) FROM d', tbl) INTO d;
-        RAISE SQLSTATE 'U0001';
-    EXCEPTION WHEN SQLSTATE 'U0001' THEN NULL;
-    END;
-    RETURN format('read: %s | update: %s | delete: %s', coalesce(r, '-'),
-                  coalesce(u, '-') || CASE WHEN un <> cardinality(string_to_array(u, ',')) OR (u IS NULL AND un <> 0)
-                                           THEN ' (count ' || un || ')' ELSE '' END,
-                  coalesce(d, '-') || CASE WHEN dn <> cardinality(string_to_array(d, ',')) OR (d IS NULL AND dn <> 0)
-                                           THEN ' (count ' || dn || ')' ELSE '' END);
-END $$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 
 -- Head (Hal) > Team (Ann, Ben); Other (Cat) > OtherJr (Dan); Outside
 -- (Eve, and Max whose profile may manage sharing but sees nothing).

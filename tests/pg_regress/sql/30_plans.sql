@@ -3,8 +3,10 @@
 -- user is fixed at plan time, so a prepared statement executed after the
 -- identity changes shows the new user's rows.
 BEGIN;
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 
 -- Boss (Bo) > Rep (Ann, Ben); 27 more users in a role of their own. 3000
 -- records, 100 per user: record n is owned by user n % 30 + 1.

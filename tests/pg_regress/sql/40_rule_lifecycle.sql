@@ -3,28 +3,10 @@
 -- created and last modified a rule; every change in the audit log.
 BEGIN;
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
--- What the current role reaches in a table: the ids it can SELECT, the ids
--- an UPDATE of a non-protected column reaches, the ids a DELETE reaches.
--- The UPDATE and DELETE are undone.
-CREATE FUNCTION pg_temp.reach(tbl regclass) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r text; u text; d text;
-BEGIN
-    EXECUTE format('SELECT string_agg(id::text, '','' ORDER BY id) FROM %s', tbl) INTO r;
-    BEGIN
-        EXECUTE format('WITH u AS (UPDATE %s SET note = ''edited'' RETURNING id) SELECT string_agg(id::text, '','' ORDER BY id) FROM u', tbl) INTO u;
-        RAISE SQLSTATE 'U0001';
-    EXCEPTION WHEN SQLSTATE 'U0001' THEN NULL;
-    END;
-    BEGIN
-        EXECUTE format('WITH d AS (DELETE FROM %s RETURNING id) SELECT string_agg(id::text, '','' ORDER BY id) FROM d', tbl) INTO d;
-        RAISE SQLSTATE 'U0001';
-    EXCEPTION WHEN SQLSTATE 'U0001' THEN NULL;
-    END;
-    RETURN format('read: %s | update: %s | delete: %s', coalesce(r, '-'), coalesce(u, '-'), coalesce(d, '-'));
-END $$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 -- What every user of this test reaches in t40, one line each.
 CREATE FUNCTION pg_temp.everyone() RETURNS TABLE (who text, reach text) LANGUAGE plpgsql AS $$
 BEGIN

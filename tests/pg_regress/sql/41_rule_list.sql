@@ -4,8 +4,10 @@
 -- unique per table; two tables may use the same name.
 BEGIN;
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 
 -- CEO > Sales Manager > Sales Rep; CEO > Support; groups East and
 -- "West (Coast)". Rules are created by a sharing admin.

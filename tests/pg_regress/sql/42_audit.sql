@@ -4,8 +4,10 @@
 -- by sharing_admin members only; pruned by its owner.
 BEGIN;
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 -- Ids are shown in before/after: start the sequences at known values
 -- (sequences are not transactional; later tests go on from there). Rule
 -- and share ids, and the timestamps, are left out of what is shown.

@@ -5,8 +5,10 @@
 -- for admins only.
 BEGIN;
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 -- The same, with the error's hint.
 CREATE FUNCTION pg_temp.try_hint(cmd text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE

@@ -4,8 +4,10 @@
 -- superuser, say) shows.
 BEGIN;
 \set SHOW_CONTEXT never
-CREATE FUNCTION pg_temp.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+-- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 -- Role and group ids show in the derived-set findings: start them at known
 -- values (sequences are not transactional; later tests go on from there).
 SELECT setval('sharing.roles_id_seq', 44000) > 0 AS set, setval('sharing.groups_id_seq', 44000) > 0 AS set;
