@@ -80,25 +80,6 @@ run_example() {
 
 # --- the cluster, the demo org, and PgBouncer ---------------------------------
 
-BOUNCER_DIR=""
-cleanup() {
-    stop_pgbouncer
-    stop_standby
-    stop_cluster
-    rm -rf "${STANDBY_DIR:-}" "${CLUSTER_DIR:-}"
-}
-trap cleanup EXIT
-
-start_cluster "examples-$$" wal_level=replica max_wal_senders=4
-psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -U postgres "$@"; }
-
-log "creating the CRM org (examples/demo_setup.sql) in database crm"
-createdb -U postgres crm
-psql_admin -d crm -f "$EXAMPLES/demo_setup.sql" >/dev/null
-# Each example that writes gets its own copy of the org, so that no example
-# depends on what another one changed.
-copy_of_crm() { createdb -U postgres -T crm "$1"; }
-
 # start_pgbouncer: PgBouncer in transaction pooling mode in front of the
 # cluster, on a free port, two server connections per database and user;
 # every database name is passed through to the cluster.
@@ -147,6 +128,25 @@ stop_pgbouncer() {
     while kill -0 "$pid" 2>/dev/null && [ "$tries" -gt 0 ]; do tries=$((tries - 1)); sleep 0.1; done
     rm -f "$pidfile"
 }
+
+BOUNCER_DIR=""
+cleanup() {
+    stop_pgbouncer
+    stop_standby
+    stop_cluster
+    rm -rf "${STANDBY_DIR:-}" "${CLUSTER_DIR:-}"
+}
+trap cleanup EXIT
+
+start_cluster "examples-$$" wal_level=replica max_wal_senders=4
+psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -U postgres "$@"; }
+
+log "creating the CRM org (examples/demo_setup.sql) in database crm"
+createdb -U postgres crm
+psql_admin -d crm -f "$EXAMPLES/demo_setup.sql" >/dev/null
+# Each example that writes gets its own copy of the org, so that no example
+# depends on what another one changed.
+copy_of_crm() { createdb -U postgres -T crm "$1"; }
 
 conninfo() { echo "host=127.0.0.1 port=$1 dbname=$2 user=crm_app"; }
 sqlalchemy_url() { echo "postgresql+psycopg://crm_app@127.0.0.1:$1/$2"; }

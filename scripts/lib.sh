@@ -74,15 +74,41 @@ as_server_user() {
     if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on. Chosen below
+# the kernel's ephemeral range (ip_local_port_range), where outgoing
+# connections take their local ports: a port there can look free and still be
+# refused by bind(). The start is PID-dependent so parallel runs rarely collide.
 free_port() {
-    local port
-    # Start at a PID-dependent port so that parallel runs rarely collide.
-    for port in $(seq "${1:-$((55432 + $$ % 2000))}" 65000); do
+    local low=32768 port span
+    if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+        read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    fi
+    [ "$low" -gt 11000 ] || low=65000
+    span=$((low - 1 - 10000))
+    for port in $(seq $((10000 + ($$ + RANDOM) % span)) $((low - 1))) $(seq 10000 $((low - 1))); do
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"; return
         fi
     done
     die "no free TCP port found"
+}
+
+# pg_start_on_free_port DIR OPTS: starts the server whose data directory is
+# DIR/data on a free port (sets STARTED_PORT). A port taken between the check
+# and bind() is not an error: it tries another one, up to five times.
+pg_start_on_free_port() {
+    local dir="$1" opts="$2" attempt
+    for attempt in 1 2 3 4 5; do
+        STARTED_PORT="$(free_port)"
+        if as_server_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
+                -o "-p $STARTED_PORT $opts" -w start >/dev/null; then
+            return 0
+        fi
+        grep -q "Address already in use" "$dir/server.log" 2>/dev/null || break
+        log "port $STARTED_PORT was taken meanwhile; trying another"
+    done
+    cat "$dir/server.log" >&2
+    return 1
 }
 
 # A directory the server user can write: under .run/ when it can reach it,
@@ -109,12 +135,11 @@ cluster_dir() {
 start_cluster() {
     local name="$1"; shift
     CLUSTER_DIR="$(cluster_dir "$name")"
-    PGPORT="$(free_port)"
     as_server_user "$PG_BIN/initdb" -D "$CLUSTER_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-    local opts="-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$CLUSTER_DIR -c fsync=off"
+    local opts="-c listen_addresses=127.0.0.1 -c unix_socket_directories=$CLUSTER_DIR -c fsync=off"
     for setting in "$@"; do opts="$opts -c $setting"; done
-    as_server_user "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -o "$opts" -w start >/dev/null \
-        || { cat "$CLUSTER_DIR/server.log" >&2; die "cluster $name did not start"; }
+    pg_start_on_free_port "$CLUSTER_DIR" "$opts" || die "cluster $name did not start"
+    PGPORT="$STARTED_PORT"
     export PGHOST=127.0.0.1 PGPORT PGUSER=postgres CLUSTER_DIR
     log "cluster $name running on port $PGPORT ($CLUSTER_DIR)"
 }
@@ -131,13 +156,12 @@ stop_cluster() {
 start_standby() {
     local name="$1"
     STANDBY_DIR="$(cluster_dir "$name")"
-    STANDBY_PORT="$(free_port)"
     as_server_user "$PG_BIN/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres \
         -D "$STANDBY_DIR/data" -R -X stream -c fast >/dev/null \
         || die "pg_basebackup of the cluster on port $PGPORT failed"
-    local opts="-p $STANDBY_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$STANDBY_DIR -c fsync=off -c hot_standby=on"
-    as_server_user "$PG_BIN/pg_ctl" -D "$STANDBY_DIR/data" -l "$STANDBY_DIR/server.log" -o "$opts" -w start >/dev/null \
-        || { cat "$STANDBY_DIR/server.log" >&2; die "standby $name did not start"; }
+    local opts="-c listen_addresses=127.0.0.1 -c unix_socket_directories=$STANDBY_DIR -c fsync=off -c hot_standby=on"
+    pg_start_on_free_port "$STANDBY_DIR" "$opts" || die "standby $name did not start"
+    STANDBY_PORT="$STARTED_PORT"
     export STANDBY_PORT STANDBY_DIR
     log "standby $name of port $PGPORT running on port $STANDBY_PORT ($STANDBY_DIR)"
 }
