@@ -3,6 +3,24 @@
 
 -- ---------------------------------------------------------------- protection
 
+-- Only application tables can be protected: not pg_sharing's own catalog
+-- (row level security there would recurse through current_user_id and
+-- lock every user out), nor the system catalogs.
+CREATE FUNCTION sharing._require_application_table(tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ns regnamespace := (SELECT c.relnamespace::regnamespace FROM pg_class c WHERE c.oid = tbl);
+BEGIN
+    IF ns IN ('sharing'::regnamespace, 'pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+              'pg_toast'::regnamespace) THEN
+        RAISE EXCEPTION 'table % belongs to schema %: only application tables can be protected', tbl, ns
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION sharing.protect(tbl regclass, owner_column name DEFAULT 'owner_id',
                                 default_access text DEFAULT 'private',
                                 grant_via_hierarchy boolean DEFAULT true)
@@ -15,6 +33,7 @@ BEGIN
     IF tbl IS NULL OR owner_column IS NULL OR default_access IS NULL OR grant_via_hierarchy IS NULL THEN
         RAISE EXCEPTION 'sharing.protect: no argument may be NULL' USING ERRCODE = '22023';
     END IF;
+    PERFORM sharing._require_application_table(tbl);
     PERFORM sharing._protect_table(tbl, owner_column, default_access, grant_via_hierarchy);
 END
 $$;
@@ -29,6 +48,7 @@ BEGIN
     IF tbl IS NULL OR parent_column IS NULL OR parent IS NULL THEN
         RAISE EXCEPTION 'sharing.protect_child: no argument may be NULL' USING ERRCODE = '22023';
     END IF;
+    PERFORM sharing._require_application_table(tbl);
     IF tbl = parent THEN
         RAISE EXCEPTION 'table % cannot be its own parent', tbl USING ERRCODE = '22023';
     END IF;
