@@ -20,6 +20,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- Every way a rule gets its name (create, clone, alter, apply_config,
+    -- direct writes) comes through here.
+    PERFORM sharing._check_name_length('rule', NEW.name);
     IF TG_OP = 'INSERT' THEN
         -- Given values (a restore, a clone's own stamp) are kept.
         NEW.created_at := coalesce(NEW.created_at, now());
@@ -330,6 +333,39 @@ BEGIN
                     ELSE 'role with BYPASSRLS that can log in: bypasses row level security on every protected table' END
           FROM pg_roles r
          WHERE (r.rolsuper OR r.rolbypassrls) AND r.rolcanlogin
+         ORDER BY 2;
+
+    -- Logins with CREATEROLE (not superusers, reported above): on
+    -- PostgreSQL 15 they may grant themselves sharing_app or any mapped
+    -- login role, and so act as any user.
+    RETURN QUERY
+        SELECT 'warning', r.rolname::text,
+               'role with CREATEROLE that can log in: it can grant itself sharing_app or any mapped login role, and so act as any user'
+          FROM pg_roles r
+         WHERE r.rolcreaterole AND r.rolcanlogin AND NOT r.rolsuper
+         ORDER BY 2;
+
+    -- TRUNCATE granted on a protected table or partition to anyone but its
+    -- owner: TRUNCATE is not subject to row level security.
+    RETURN QUERY
+        SELECT DISTINCT 'warning', c.oid::regclass::text,
+               format('%s may TRUNCATE it: TRUNCATE is not subject to row level security and removes every row, visible or not',
+                      CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END)
+          FROM sharing.protected_tables p
+          JOIN LATERAL sharing._relations_of(p.tbl) t (relid) ON true
+          JOIN pg_class c ON c.oid = t.relid
+         CROSS JOIN LATERAL aclexplode(c.relacl) a
+         WHERE a.privilege_type = 'TRUNCATE' AND a.grantee <> c.relowner
+         ORDER BY 2, 3;
+
+    -- LEAKPROOF functions outside the system's own: PostgreSQL may run
+    -- them before the policies, on rows the policies hide.
+    RETURN QUERY
+        SELECT 'warning', f.oid::regprocedure::text,
+               'function is LEAKPROOF: it may run before the row level security policies and see rows they hide'
+          FROM pg_proc f
+         WHERE f.proleakproof
+           AND f.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
          ORDER BY 2;
 
     -- Views over protected tables (directly, or through other views) that

@@ -458,7 +458,7 @@ BEGIN
     IF dry_run IS NULL THEN
         RAISE EXCEPTION 'dry_run must be true or false' USING ERRCODE = '22023';
     END IF;
-    doc := sharing._validate_config(config);
+    doc := sharing._validate_config(config::text);
     -- Criteria as given (the validated copy went through f64 numbers).
     doc := jsonb_set(doc, '{rules}', (
         SELECT coalesce(jsonb_agg(CASE WHEN r.value ->> 'type' = 'criteria'

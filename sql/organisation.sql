@@ -111,6 +111,21 @@ BEGIN
 END
 $$;
 
+-- Names are unique (a btree index each): longer than 1000 bytes is refused
+-- here, naming the problem, rather than by the index (54000, "index row
+-- requires … bytes").
+CREATE FUNCTION sharing._check_name_length(kind text, new_name text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF octet_length(new_name) > 1000 THEN
+        RAISE EXCEPTION '% name is too long (% bytes; at most 1000)', kind, octet_length(new_name)
+            USING ERRCODE = '22001';
+    END IF;
+END
+$$;
+
 -- A new role, user, group or profile name: not empty, not taken.
 CREATE FUNCTION sharing._check_new_name(kind text, new_name text) RETURNS void
 LANGUAGE plpgsql STABLE
@@ -122,6 +137,7 @@ BEGIN
     IF new_name IS NULL OR btrim(new_name) = '' THEN
         RAISE EXCEPTION '% name must not be empty', kind USING ERRCODE = '22023';
     END IF;
+    PERFORM sharing._check_name_length(kind, new_name);
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM sharing.%I WHERE name = $1)', kind || 's') INTO taken USING new_name;
     IF taken THEN
         RAISE EXCEPTION '% "%" already exists', kind, new_name USING ERRCODE = '23505';
@@ -477,13 +493,18 @@ CREATE TRIGGER derive_update AFTER UPDATE ON sharing.users
     FOR EACH STATEMENT EXECUTE FUNCTION sharing._users_changed();
 
 -- Model changes by two admins at once are serialised: the derived sets are
--- rebuilt from the whole model, so each rebuild must see the other's commit.
+-- rebuilt from the model, so each rebuild must see the other's commit.
+CREATE FUNCTION sharing._take_model_lock() RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_advisory_xact_lock(hashtext('pg_sharing model')) $$;
+
 CREATE FUNCTION sharing._lock_model() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('pg_sharing model'));
+    PERFORM sharing._take_model_lock();
     RETURN NULL;
 END
 $$;
@@ -618,6 +639,10 @@ DECLARE
     value jsonb;
 BEGIN
     PERFORM sharing._require_manage('alter_user');
+    -- The model lock before the row lock: another model change holds the
+    -- first and, rebuilding the derived sets, takes KEY SHARE on user rows
+    -- (foreign keys); the other order deadlocks.
+    PERFORM sharing._take_model_lock();
     SELECT * INTO target FROM sharing.users u WHERE u.name = alter_user.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'user "%" does not exist', name USING ERRCODE = '42704';
@@ -656,6 +681,7 @@ BEGIN
             IF btrim(value #>> '{}') = '' THEN
                 RAISE EXCEPTION 'user name must not be empty' USING ERRCODE = '22023';
             END IF;
+            PERFORM sharing._check_name_length('user', value #>> '{}');
             target.name := value #>> '{}';
             IF EXISTS (SELECT 1 FROM sharing.users u WHERE u.name = target.name AND u.id <> target.id) THEN
                 RAISE EXCEPTION 'user "%" already exists', target.name USING ERRCODE = '23505';

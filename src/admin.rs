@@ -138,14 +138,19 @@ fn _policy_drift(tbl: pg_sys::Oid) -> SetOfIterator<'static, String> {
     SetOfIterator::new(policy_drift(tbl).or_raise())
 }
 
-/// Parses and checks a configuration document; returns it with every
-/// default filled in, or raises 22023 naming the JSON path of the problem.
+/// Parses and checks a configuration document (given as the text of the
+/// jsonb); returns it with every default filled in, or raises 22023 naming
+/// the JSON path of the problem. Taken as text, not jsonb: pgrx's jsonb
+/// conversion panics (XX000) on what serde_json refuses — nesting deeper
+/// than 128, a number beyond f64 — where a document error is due.
 #[pg_extern(immutable, strict, parallel_safe)]
-fn _validate_config(config: JsonB) -> JsonB {
-    let parsed = pg_sharing_core::config::parse(&config.0)
-        .map_err(|e| {
-            crate::error::SharingError::InvalidArgument(format!("invalid configuration at {e}"))
-        })
+fn _validate_config(config: &str) -> JsonB {
+    let invalid = |e: String| crate::error::SharingError::InvalidArgument(e);
+    let doc: serde_json::Value = serde_json::from_str(config)
+        .map_err(|e| invalid(format!("invalid configuration: {e}")))
+        .or_raise();
+    let parsed = pg_sharing_core::config::parse(&doc)
+        .map_err(|e| invalid(format!("invalid configuration at {e}")))
         .or_raise();
     JsonB(serde_json::to_value(parsed).expect("a parsed config serializes"))
 }
