@@ -6,10 +6,12 @@
 #   4. integration tests with real clients  (cargo test -p pg_sharing_itest)
 #   5. client examples                      (scripts/examples.sh: psycopg, SQLAlchemy,
 #      tokio-postgres, pgbouncer, BI via psql, a hot standby, a DBA session)
+#   6. the docs' SQL examples               (scripts/doccheck.sh: docs/reference.md, docs/tutorial.md)
+#   7. faults and load                      (scripts/faults.sh: backends killed mid-change, a pgbench soak)
 # against throwaway clusters, and exits non-zero if anything fails.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh --only X   one part: unit, pgrx, regress, itest or examples
+#   scripts/test.sh --only X   one part: unit, pgrx, regress, itest, examples, docs or faults
 #   REGRESS_TESTS="10_roles 11_users" scripts/test.sh --only regress
 #                              only those regression tests (after 00_setup)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,7 +20,7 @@ ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --only) ONLY="$2"; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
 done
@@ -48,7 +50,7 @@ if wants pgrx; then
     record pgrx $rc
 fi
 
-if wants regress || wants itest || wants examples; then
+if wants regress || wants itest || wants examples || wants docs; then
     # cargo pgrx test installed a build with test code; install the real one.
     install_extension
     start_cluster "test-$$"
@@ -93,6 +95,18 @@ if wants examples; then
     log "5. client examples against a real cluster (scripts/examples.sh)"
     set +e; "$ROOT/scripts/examples.sh"; rc=$?; set -e
     record examples $rc
+fi
+
+if wants docs; then
+    log "6. the docs' SQL examples, run and compared (scripts/doccheck.sh)"
+    set +e; "$ROOT/scripts/doccheck.sh"; rc=$?; set -e
+    record docs $rc
+fi
+
+if wants faults; then
+    log "7. faults and load: crash recovery and a soak (scripts/faults.sh, own cluster)"
+    set +e; "$ROOT/scripts/faults.sh"; rc=$?; set -e
+    record faults $rc
 fi
 
 echo
