@@ -50,6 +50,15 @@ fn acting_user() -> Option<Acting> {
     IDENTITY.with(|i| i.borrow().acting)
 }
 
+/// Who `act_as` set, as a value for keys of caches that must not outlive an
+/// identity change: None when nothing is set, Some(None) for nobody.
+pub fn acting_key() -> Option<Option<i64>> {
+    acting_user().map(|a| match a {
+        Acting::User(uid) => Some(uid),
+        Acting::Nobody => None,
+    })
+}
+
 fn clear() {
     IDENTITY.with(|i| {
         let mut i = i.borrow_mut();
@@ -135,19 +144,13 @@ fn _outer_role_oid() -> pg_sys::Oid {
 
 /// The pg_sharing user this session acts as, or NULL.
 #[pg_extern(stable, parallel_restricted)]
-fn current_user_id() -> Option<i64> {
+pub fn current_user_id() -> Option<i64> {
     match acting_user() {
         Some(Acting::User(uid)) => return Some(uid),
         Some(Acting::Nobody) => return None,
         None => {}
     }
-    query_one::<i64>(
-        "SELECT id FROM sharing.users \
-          WHERE db_role OPERATOR(pg_catalog.=) \
-                (SELECT rolname FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1)",
-        &[_outer_role_oid().into()],
-    )
-    .or_raise()
+    crate::context::mapped_user(_outer_role_oid())
 }
 
 fn act_as_checked(user_id: Option<i64>) -> Result<()> {
