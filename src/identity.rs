@@ -50,15 +50,6 @@ fn acting_user() -> Option<Acting> {
     IDENTITY.with(|i| i.borrow().acting)
 }
 
-/// Who `act_as` set, as a value for keys of caches that must not outlive an
-/// identity change: None when nothing is set, Some(None) for nobody.
-pub fn acting_key() -> Option<Option<i64>> {
-    acting_user().map(|a| match a {
-        Acting::User(uid) => Some(uid),
-        Acting::Nobody => None,
-    })
-}
-
 fn clear() {
     IDENTITY.with(|i| {
         let mut i = i.borrow_mut();

@@ -14,7 +14,6 @@
 //! - the current user's context the policies read, remembered per snapshot:
 //!   `context.rs`;
 //! - the hashed owner test with its index condition: `member.rs`;
-//! - planner estimates for the policies' gated arms: `planner.rs`;
 //! - `privileges.sql`: what PUBLIC and sharing_admin may use (runs last).
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -26,7 +25,6 @@ mod context;
 mod error;
 mod identity;
 mod member;
-mod planner;
 mod protect;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -13,11 +13,10 @@
 //! - a selectivity computed from the set of the user planning the query
 //!   (`target` and `level` say which set: `sharing._visible_owners`), so
 //!   the planner sees that a rep's records are a handful and a VP's are
-//!   40% of the table. As with `_estimate`, a plan made for one user and
-//!   reused for another stays correct.
+//!   40% of the table. Estimates only steer the plan: a plan made for one
+//!   user and reused for another stays correct.
 
 use crate::catalog::query_one_in_snapshot;
-use crate::planner::declined;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Internal, PgList};
 use std::collections::HashSet;
@@ -143,6 +142,12 @@ unsafe fn equals_any(opfamily: pg_sys::Oid, key: *mut pg_sys::Node, set: *mut pg
         saop.location = -1;
         Some(saop.into_pg().cast())
     }
+}
+
+/// "Cannot help with this request": a NULL pointer, which is not SQL NULL
+/// (PostgreSQL refuses a support function that returns SQL NULL).
+fn declined() -> Internal {
+    Internal::from(Some(pg_sys::Datum::from(std::ptr::null_mut::<std::ffi::c_void>())))
 }
 
 /// The planning user's owner set for (target, level), as a Const array.

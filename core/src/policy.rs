@@ -169,17 +169,6 @@ fn owners_arm(table: &str, owner_column: &str, level: Level, row: &str) -> Strin
     )
 }
 
-/// `sharing._estimate(kind, arg)`: always true; its planner support
-/// function tells the planner whether the gated arm it sits in applies to
-/// the user planning the query (src/planner.rs).
-fn estimate(kind: Gate, arg: i64) -> String {
-    let kind = match kind {
-        Gate::Bypass => 1,
-        Gate::Rule => 2,
-    };
-    format!("sharing._estimate({kind}, {arg})")
-}
-
 /// What opens a gated arm for the current user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gate {
@@ -201,36 +190,43 @@ impl Gate {
 
 impl TableModel {
     /// An arm that holds for the rows satisfying `condition` (or every row)
-    /// when `gate` is open for the current user, and for no row otherwise.
+    /// when `gate` is open for the current user, and for no row otherwise:
     ///
-    /// Written as a range on the primary key whose bounds are the key
-    /// type's floor and ceiling for a user the gate lets in and NULL for
-    /// anyone else, so that it can be answered from the key's index like
-    /// every other arm (a BitmapOr over the arms stays possible) and costs
-    /// an empty index probe for most users. Two bounds rather than one:
-    /// the planner prices an index range with two unknown bounds at 0.5%
-    /// of the index, one with a single bound at a third, which would make
-    /// every gated arm look like a third of the table. [`estimate`] then
-    /// tells the planner which of the two the planning user is.
+    /// `(SELECT gate) AND condition AND key >= CASE WHEN gate THEN floor END
+    ///  AND key <= CASE WHEN gate THEN ceiling END`
+    ///
+    /// - At execution the InitPlan `(SELECT gate)` comes first: for a user
+    ///   the gate does not let in, the arm costs one test of a parameter
+    ///   per row, and the condition is only evaluated when the gate is open.
+    /// - The bounds make the arm answerable from the key's index (so a
+    ///   BitmapOr over all arms stays possible): a gate-dependent range over
+    ///   the whole key, empty (a NULL bound) when the gate is closed.
+    /// - The bounds are plain calls of a STABLE function with constants, so
+    ///   the planner evaluates them for its estimates (never for the
+    ///   result): for the user planning the query, an open gate's range is
+    ///   the whole index, a closed one's nothing. So a rep the rule does not
+    ///   reach gets a cheap BitmapOr, and a user it does reach a plan that
+    ///   does not read the whole key index to find the rule's rows.
     fn gated_arm(&self, gate: Gate, arg: i64, condition: Option<String>, row: &str) -> String {
         let key = format!("{row}{}", quote_ident(&self.pk_column));
         let bound = |value: &str| {
             format!(
-                "(SELECT CASE WHEN {} THEN {} END)::{}",
+                "CASE WHEN {} THEN {}::{} END",
                 gate.test(arg),
                 quote_literal(value),
                 self.pk_type
             )
         };
-        let open = match key_bounds(&self.pk_type) {
+        let range = match key_bounds(&self.pk_type) {
             Some((floor, Some(ceiling))) => {
                 format!("{key} >= {} AND {key} <= {}", bound(floor), bound(ceiling))
             }
             Some((floor, None)) => format!("{key} >= {}", bound(floor)),
-            None => format!("{} AND {key} IS NOT NULL", once(gate.test(arg))),
+            None => format!("{key} IS NOT NULL"),
         };
-        let mut parts = vec![open, estimate(gate, arg)];
+        let mut parts = vec![once(gate.test(arg))];
         parts.extend(condition);
+        parts.push(range);
         format!("({})", parts.join(" AND "))
     }
 
@@ -385,9 +381,9 @@ mod tests {
         let p = accounts(DefaultAccess::Private, vec![]).level_predicate(Level::Read, "a.");
         assert_eq!(
             p,
-            "((SELECT sharing._is_active()) AND ((a.\"id\" >= (SELECT CASE WHEN sharing._bypass(1) THEN '-9223372036854775808' END)::bigint \
-             AND a.\"id\" <= (SELECT CASE WHEN sharing._bypass(1) THEN '9223372036854775807' END)::bigint \
-             AND sharing._estimate(1, 1)) OR \
+            "((SELECT sharing._is_active()) AND (((SELECT sharing._bypass(1)) \
+             AND a.\"id\" >= CASE WHEN sharing._bypass(1) THEN '-9223372036854775808'::bigint END \
+             AND a.\"id\" <= CASE WHEN sharing._bypass(1) THEN '9223372036854775807'::bigint END) OR \
              sharing._member(a.\"owner_id\", (SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 1))::bigint[], '\"public\".\"accounts\"'::regclass, 1) OR \
              a.\"id\" = ANY ((SELECT sharing._shared_records('\"public\".\"accounts\"'::regclass, 1))::bigint[])))"
         );
@@ -420,16 +416,15 @@ mod tests {
         let t = accounts(DefaultAccess::Private, vec![rule]);
         let read = t.level_predicate(Level::Read, "x.");
         assert!(read.contains(
-            "(x.\"id\" >= (SELECT CASE WHEN sharing._rule_reaches_me(7) THEN '-9223372036854775808' END)::bigint \
-             AND x.\"id\" <= (SELECT CASE WHEN sharing._rule_reaches_me(7) THEN '9223372036854775807' END)::bigint \
-             AND sharing._estimate(2, 7) AND (x.\"city\" = 'NY'::text))"
+            "((SELECT sharing._rule_reaches_me(7)) AND (x.\"city\" = 'NY'::text) \
+             AND x.\"id\" >= CASE WHEN sharing._rule_reaches_me(7) THEN '-9223372036854775808'::bigint END \
+             AND x.\"id\" <= CASE WHEN sharing._rule_reaches_me(7) THEN '9223372036854775807'::bigint END)"
         ));
-        // A key type without a floor: the gate is a plain once-per-statement test.
+        // A key type without a floor: the gate, the condition, a non-NULL key.
         let mut numeric = t.clone();
         numeric.pk_type = "numeric".into();
         assert!(numeric.level_predicate(Level::Read, "x.").contains(
-            "((SELECT sharing._rule_reaches_me(7)) AND x.\"id\" IS NOT NULL \
-             AND sharing._estimate(2, 7) AND (x.\"city\" = 'NY'::text))"
+            "((SELECT sharing._rule_reaches_me(7)) AND (x.\"city\" = 'NY'::text) AND x.\"id\" IS NOT NULL)"
         ));
         assert!(t
             .level_predicate(Level::ReadWrite, "")
