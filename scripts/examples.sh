@@ -25,7 +25,6 @@ case "${1:-}" in
 esac
 
 EXAMPLES="$ROOT/examples"
-VENV="$RUN_DIR/venv"
 LOG_DIR="$RUN_DIR/examples-logs"
 PGBOUNCER=/usr/sbin/pgbouncer
 START=$(date +%s)
@@ -38,21 +37,8 @@ if [ ! -f "$($PG_CONFIG --sharedir)/extension/pg_sharing.control" ]; then
     install_extension
 fi
 
-ensure_venv() {
-    local requirements="$EXAMPLES/python/requirements.txt"
-    if [ ! -x "$VENV/bin/python" ]; then
-        log "creating the virtualenv $VENV"
-        python3 -m venv "$VENV"
-    fi
-    # Installs again only when requirements.txt changed since the last time.
-    if ! cmp -s "$requirements" "$VENV/installed-requirements.txt"; then
-        log "installing Python packages into $VENV"
-        "$VENV/bin/pip" install -q -r "$requirements"
-        cp "$requirements" "$VENV/installed-requirements.txt"
-    fi
-}
 ensure_venv
-PYTHON="$VENV/bin/python"
+PYTHON="$VENV/bin/python"  # set by ensure_venv
 
 rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"

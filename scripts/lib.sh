@@ -5,7 +5,11 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN_DIR="$ROOT/.run"
-PG_BIN=/usr/lib/postgresql/15/bin
+SYSTEM_PG_BIN=/usr/lib/postgresql/15/bin
+# PG_BIN may point at another PostgreSQL 15 installation (e.g. a relocated
+# copy, to benchmark a build without touching the system's); cargo pgrx init
+# always registers the system's.
+PG_BIN="${PG_BIN:-$SYSTEM_PG_BIN}"
 PG_CONFIG="$PG_BIN/pg_config"
 PGRX_VERSION=0.18.1
 DEB_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 clang libclang-dev pgbouncer sudo python3-venv)
@@ -43,9 +47,9 @@ ensure_cargo_pgrx() {
         cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --force
     fi
     local config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
-    if ! grep -qs "pg15 = \"$PG_CONFIG\"" "$config"; then
-        log "cargo pgrx init --pg15=$PG_CONFIG"
-        cargo pgrx init --pg15="$PG_CONFIG" >/dev/null
+    if ! grep -qs "pg15 = \"$SYSTEM_PG_BIN/pg_config\"" "$config"; then
+        log "cargo pgrx init --pg15=$SYSTEM_PG_BIN/pg_config"
+        cargo pgrx init --pg15="$SYSTEM_PG_BIN/pg_config" >/dev/null
     fi
 }
 
@@ -63,6 +67,23 @@ install_extension() {
     if ! (cd "$ROOT" && cargo pgrx install --pg-config "$PG_CONFIG" "${sudo_flag[@]}" "$@") >"$RUN_DIR/install.log" 2>&1; then
         tail -n 60 "$RUN_DIR/install.log" >&2
         die "building or installing the extension failed (full log: $RUN_DIR/install.log)"
+    fi
+}
+
+# ensure_venv: the virtualenv .run/venv with examples/python/requirements.txt
+# (the client examples and the benchmark use it). Installs again only when
+# requirements.txt changed since the last time. Sets VENV.
+ensure_venv() {
+    local requirements="$ROOT/examples/python/requirements.txt"
+    VENV="$RUN_DIR/venv"
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating the virtualenv $VENV"
+        python3 -m venv "$VENV"
+    fi
+    if ! cmp -s "$requirements" "$VENV/installed-requirements.txt"; then
+        log "installing Python packages into $VENV"
+        "$VENV/bin/pip" install -q -r "$requirements"
+        cp "$requirements" "$VENV/installed-requirements.txt"
     fi
 }
 

@@ -33,144 +33,154 @@ END
 $$;
 
 -- ------------------------------------------------- per-user sets, by user id
+-- In plpgsql rather than sql: a sql function that is not inlined (these
+-- set search_path) is planned again at every call; plpgsql keeps its plans
+-- for the session, and the policies ask these at every statement.
 -- Not executable by PUBLIC: they answer for any user. The policy-facing
--- wrappers below answer only for the current user.
+-- functions of src/context.rs answer only for the current user.
 
 CREATE FUNCTION sharing._active_user(uid bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN (
     SELECT coalesce((SELECT active FROM sharing.users WHERE id = uid), false)
+    );
+END
 $$;
 
--- Does rule `rid` reach user `uid`: a recipient, or (superiors_allowed) a
--- user whose role is a strict ancestor of a recipient's role.
+-- The active rules that reach user `uid` (any table): those whose
+-- recipients include the user, and (superiors_allowed) those whose
+-- recipients include a user whose role is a strict descendant of the
+-- user's role. One set-based query: the policies ask for all of a table's
+-- rules at once (src/context.rs remembers the answer).
+CREATE FUNCTION sharing._rules_reaching_of(uid bigint) RETURNS bigint[]
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (
+    WITH me AS (
+            SELECT u.id, u.role_id FROM sharing.users u WHERE u.id = uid AND u.active
+        ), mine AS (
+            SELECT p.principal_type, p.principal_id FROM me JOIN sharing._user_principals p ON p.user_id = me.id
+        )
+        SELECT coalesce(array_agg(r.id ORDER BY r.id), '{}')
+          FROM sharing.rules r
+         WHERE r.active AND EXISTS (SELECT 1 FROM me) AND (
+                   r.to_type = 'all_users'
+                OR EXISTS (SELECT 1 FROM mine WHERE mine.principal_type = r.to_type AND mine.principal_id = r.to_id)
+                OR (r.superiors_allowed AND EXISTS (
+                        SELECT 1
+                          FROM me
+                          JOIN sharing._role_closure rc ON rc.ancestor_id = me.role_id AND rc.depth > 0
+                          JOIN sharing.users v ON v.role_id = rc.descendant_id
+                          JOIN sharing._user_principals p
+                            ON p.user_id = v.id AND p.principal_type = r.to_type AND p.principal_id = r.to_id)))
+    );
+END
+$$;
+
+-- Does rule `rid` reach user `uid` (see _rules_reaching_of).
 CREATE FUNCTION sharing._rule_reaches(uid bigint, rid bigint) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce((
-        SELECT r.active AND sharing._active_user(uid) AND (
-               r.to_type = 'all_users'
-            OR EXISTS (SELECT 1 FROM sharing._user_principals p
-                        WHERE p.user_id = uid AND p.principal_type = r.to_type AND p.principal_id = r.to_id)
-            OR (r.superiors_allowed AND EXISTS (
-                    SELECT 1
-                      FROM sharing.users me
-                      JOIN sharing._role_closure rc ON rc.ancestor_id = me.role_id AND rc.depth > 0
-                      JOIN sharing.users v ON v.role_id = rc.descendant_id
-                      JOIN sharing._user_principals p
-                        ON p.user_id = v.id AND p.principal_type = r.to_type AND p.principal_id = r.to_id
-                     WHERE me.id = uid)))
-          FROM sharing.rules r WHERE r.id = rid), false)
-$$;
+AS $$ SELECT rid = ANY (sharing._rules_reaching_of(uid)) $$;
 
 -- Owners whose records `uid` reaches at `min_level` or more in `target`
 -- through ownership, hierarchy, peers and owner-based rules.
 CREATE FUNCTION sharing._visible_owners_of(uid bigint, target regclass, min_level integer) RETURNS bigint[]
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN (
     WITH me AS (
-        SELECT u.id, u.role_id FROM sharing.users u WHERE u.id = uid AND u.active
-    )
-    SELECT coalesce(array_agg(DISTINCT owner), '{}') FROM (
-        SELECT me.id AS owner FROM me
-        UNION ALL
-        SELECT v.id
-          FROM me
-          JOIN sharing._role_closure rc ON rc.ancestor_id = me.role_id AND rc.depth > 0
-          JOIN sharing.users v ON v.role_id = rc.descendant_id
-         WHERE (SELECT grant_via_hierarchy FROM sharing.protected_tables WHERE tbl = target)
-        UNION ALL
-        SELECT v.id
-          FROM me
-          JOIN sharing.roles r ON r.id = me.role_id AND r.share_with_peers
-          JOIN sharing.users v ON v.role_id = me.role_id
-         WHERE min_level <= 1
-        UNION ALL
-        SELECT p.user_id
-          FROM me, sharing.rules r
-          JOIN sharing._user_principals p ON p.principal_type = r.from_type AND p.principal_id = r.from_id
-         WHERE r.tbl = target AND r.rule_type = 'owner' AND r.active
-           AND sharing._level_rank(r.access) >= min_level
-           AND sharing._rule_reaches(me.id, r.id)
-    ) reach
+            SELECT u.id, u.role_id FROM sharing.users u WHERE u.id = uid AND u.active
+        )
+        SELECT coalesce(array_agg(DISTINCT owner), '{}') FROM (
+            SELECT me.id AS owner FROM me
+            UNION ALL
+            SELECT v.id
+              FROM me
+              JOIN sharing._role_closure rc ON rc.ancestor_id = me.role_id AND rc.depth > 0
+              JOIN sharing.users v ON v.role_id = rc.descendant_id
+             WHERE (SELECT grant_via_hierarchy FROM sharing.protected_tables WHERE tbl = target)
+            UNION ALL
+            SELECT v.id
+              FROM me
+              JOIN sharing.roles r ON r.id = me.role_id AND r.share_with_peers
+              JOIN sharing.users v ON v.role_id = me.role_id
+             WHERE min_level <= 1
+            UNION ALL
+            SELECT p.user_id
+              FROM me, sharing.rules r
+              JOIN sharing._user_principals p ON p.principal_type = r.from_type AND p.principal_id = r.from_id
+             WHERE r.tbl = target AND r.rule_type = 'owner' AND r.active
+               AND sharing._level_rank(r.access) >= min_level
+               AND r.id = ANY ((SELECT sharing._rules_reaching_of(uid))::bigint[])
+        ) reach
+    );
+END
 $$;
 
 CREATE FUNCTION sharing._shared_records_of(uid bigint, target regclass, min_level integer) RETURNS text[]
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN (
     SELECT coalesce(array_agg(DISTINCT s.record_id), '{}')
-      FROM sharing.shares s
-      JOIN sharing._user_principals p
-        ON p.user_id = uid AND p.principal_type = s.to_type AND p.principal_id = s.to_id
-     WHERE s.tbl = target
-       AND sharing._level_rank(s.access) >= min_level
-       AND (s.expires_at IS NULL OR s.expires_at > statement_timestamp())
-       AND sharing._active_user(uid)
+          FROM sharing.shares s
+          JOIN sharing._user_principals p
+            ON p.user_id = uid AND p.principal_type = s.to_type AND p.principal_id = s.to_id
+         WHERE s.tbl = target
+           AND sharing._level_rank(s.access) >= min_level
+           AND (s.expires_at IS NULL OR s.expires_at > statement_timestamp())
+           AND sharing._active_user(uid)
+    );
+END
 $$;
 
 CREATE FUNCTION sharing._bypass_of(uid bigint, min_level integer) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN (
     SELECT coalesce((SELECT p.modify_all OR (p.view_all AND min_level <= 1)
-                       FROM sharing.users u JOIN sharing.profiles p ON p.id = u.profile_id
-                      WHERE u.id = uid AND u.active), false)
+                           FROM sharing.users u JOIN sharing.profiles p ON p.id = u.profile_id
+                          WHERE u.id = uid AND u.active), false)
+    );
+END
 $$;
 
 CREATE FUNCTION sharing._action_allowed_of(uid bigint, target regclass, action text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN (
     SELECT coalesce((
-        -- Editing or deleting a record one may not read is not a thing:
-        -- edit and delete need the read flag too (PostgreSQL applies the
-        -- SELECT policy to most UPDATEs and DELETEs anyway; this makes
-        -- every one of them, and can_edit / can_delete, agree).
-        SELECT coalesce((SELECT CASE action WHEN 'create' THEN pp.can_create WHEN 'read' THEN pp.can_read
-                                            WHEN 'edit' THEN pp.can_edit AND pp.can_read
-                                            WHEN 'delete' THEN pp.can_delete AND pp.can_read END
-                           FROM sharing.profile_permissions pp
-                          WHERE pp.profile_id = u.profile_id AND pp.tbl = target), true)
-          FROM sharing.users u WHERE u.id = uid AND u.active), false)
+            -- Editing or deleting a record one may not read is not a thing:
+            -- edit and delete need the read flag too (PostgreSQL applies the
+            -- SELECT policy to most UPDATEs and DELETEs anyway; this makes
+            -- every one of them, and can_edit / can_delete, agree).
+            SELECT coalesce((SELECT CASE action WHEN 'create' THEN pp.can_create WHEN 'read' THEN pp.can_read
+                                                WHEN 'edit' THEN pp.can_edit AND pp.can_read
+                                                WHEN 'delete' THEN pp.can_delete AND pp.can_read END
+                               FROM sharing.profile_permissions pp
+                              WHERE pp.profile_id = u.profile_id AND pp.tbl = target), true)
+              FROM sharing.users u WHERE u.id = uid AND u.active), false)
+    );
+END
 $$;
 
--- ------------------------------------------ policy-facing, for the current user
--- SECURITY DEFINER so that any role can evaluate the policies without
--- reading the catalog itself; each answers only for sharing.current_user_id().
-
-CREATE FUNCTION sharing._is_active() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sharing._active_user(sharing.current_user_id()) $$;
-
-CREATE FUNCTION sharing._rule_reaches_me(rid bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sharing._rule_reaches(sharing.current_user_id(), rid) $$;
-
-CREATE FUNCTION sharing._visible_owners(target regclass, min_level integer) RETURNS bigint[]
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sharing._visible_owners_of(sharing.current_user_id(), target, min_level) $$;
-
-CREATE FUNCTION sharing._shared_records(target regclass, min_level integer) RETURNS text[]
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sharing._shared_records_of(sharing.current_user_id(), target, min_level) $$;
-
-CREATE FUNCTION sharing._bypass(min_level integer) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sharing._bypass_of(sharing.current_user_id(), min_level) $$;
-
-CREATE FUNCTION sharing._action_allowed(target regclass, action text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT sharing._action_allowed_of(sharing.current_user_id(), target, action) $$;
+-- The policy-facing functions, which answer for the current user only
+-- (_is_active, _bypass, _rule_reaches_me, _visible_owners, _shared_records,
+-- _action_allowed), are in src/context.rs: they remember their answers for
+-- as long as the snapshot cannot change them.
 
 -- ------------------------------------------------- triggers on protected tables
 

@@ -230,15 +230,35 @@ AS $$
       JOIN sharing._group_closure gc ON gc.member_group_id = gm.group_id;
 $$;
 
+-- The role closure as the roles table defines it now (no cycle check).
+CREATE FUNCTION sharing._role_closure_rows()
+RETURNS TABLE (ancestor_id bigint, descendant_id bigint, depth integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE up (role_id, ancestor_id, depth) AS (
+        SELECT id, id, 0 FROM sharing.roles
+        UNION ALL
+        SELECT up.role_id, r.parent_id, up.depth + 1
+          FROM up JOIN sharing.roles r ON r.id = up.ancestor_id
+         WHERE r.parent_id IS NOT NULL
+    )
+    SELECT ancestor_id, role_id, depth FROM up
+$$;
+
 -- Recomputes the role closure; refuses a cycle, naming it from superior to
 -- subordinate ("A → B → A": B's parent is A and A's parent is B). Several
 -- roles of one cycle could name it: the one with the first name does.
-CREATE FUNCTION sharing._refresh_role_closure() RETURNS void
+-- Writes only the rows that change and returns the roles whose ancestors
+-- changed: only their users' principals need recomputing (moving a role
+-- with 600 users below it then touches those 600, not all 10,000).
+CREATE FUNCTION sharing._refresh_role_closure() RETURNS bigint[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cycle_path text;
+    changed bigint[];
 BEGIN
     WITH RECURSIVE up (ancestor_id, path, is_cycle) AS (
         SELECT id, ARRAY[id], false FROM sharing.roles
@@ -258,16 +278,20 @@ BEGIN
         RAISE EXCEPTION 'role hierarchy cycle: %', cycle_path USING ERRCODE = '23514';
     END IF;
 
-    DELETE FROM sharing._role_closure;
-    INSERT INTO sharing._role_closure (ancestor_id, descendant_id, depth)
-    WITH RECURSIVE up (role_id, ancestor_id, depth) AS (
-        SELECT id, id, 0 FROM sharing.roles
-        UNION ALL
-        SELECT up.role_id, r.parent_id, up.depth + 1
-          FROM up JOIN sharing.roles r ON r.id = up.ancestor_id
-         WHERE r.parent_id IS NOT NULL
-    )
-    SELECT ancestor_id, role_id, depth FROM up;
+    -- The roles whose (ancestor, depth) rows differ: replace just theirs.
+    changed := ARRAY(
+        SELECT DISTINCT d.descendant_id FROM (
+            (SELECT * FROM sharing._role_closure_rows()
+             EXCEPT SELECT ancestor_id, descendant_id, depth FROM sharing._role_closure)
+            UNION ALL
+            (SELECT ancestor_id, descendant_id, depth FROM sharing._role_closure
+             EXCEPT SELECT * FROM sharing._role_closure_rows())) d);
+    IF cardinality(changed) > 0 THEN
+        DELETE FROM sharing._role_closure WHERE descendant_id = ANY (changed);
+        INSERT INTO sharing._role_closure (ancestor_id, descendant_id, depth)
+        SELECT * FROM sharing._role_closure_rows() r WHERE r.descendant_id = ANY (changed);
+    END IF;
+    RETURN changed;
 END
 $$;
 
@@ -324,9 +348,11 @@ CREATE FUNCTION sharing._roles_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    changed_roles bigint[] := sharing._refresh_role_closure();
 BEGIN
-    PERFORM sharing._refresh_role_closure();
-    PERFORM sharing._refresh_principals(NULL);
+    PERFORM sharing._refresh_principals(
+        ARRAY(SELECT u.id FROM sharing.users u WHERE u.role_id = ANY (changed_roles)));
     RETURN NULL;
 END
 $$;

@@ -29,6 +29,58 @@ pub fn query_one<T: pgrx::FromDatum + pgrx::IntoDatum>(
     }
 }
 
+/// Like [`query_one`], but always read-only in the active snapshot, also
+/// in a transaction that has written: no command counter increment and no
+/// new snapshot. For what runs inside any query, also in parallel mode
+/// (the policies' context, planner estimates), where SPI's writable mode
+/// is refused ("cannot start commands during a parallel operation").
+pub fn query_one_in_snapshot<T: pgrx::FromDatum>(
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) -> Result<Option<T>> {
+    let sql = std::ffi::CString::new(sql).map_err(|_| SharingError::Internal("query text contains NUL".into()))?;
+    let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
+    let mut values: Vec<pg_sys::Datum> = args
+        .iter()
+        .map(|a| a.datum().map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime()))
+        .collect();
+    let nulls: Vec<std::os::raw::c_char> = args
+        .iter()
+        .map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::os::raw::c_char)
+        .collect();
+    // SAFETY: a balanced SPI_connect / SPI_finish around one read-only
+    // query; the result is converted to an owned Rust value before
+    // SPI_finish frees the tuple table. An ERROR unwinds through pgrx and
+    // PostgreSQL's end-of-transaction cleanup closes the SPI connection.
+    unsafe {
+        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+            return Err(SharingError::Internal("SPI_connect failed".into()));
+        }
+        let rc = pg_sys::SPI_execute_with_args(
+            sql.as_ptr(),
+            args.len() as i32,
+            types.as_mut_ptr(),
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            true,
+            1,
+        );
+        let result = if rc != pg_sys::SPI_OK_SELECT as i32 {
+            Err(SharingError::Internal(format!("read-only query failed with SPI code {rc}")))
+        } else if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
+            Ok(None)
+        } else {
+            let table = pg_sys::SPI_tuptable;
+            let mut isnull = false;
+            let datum = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut isnull);
+            let typoid = pg_sys::SPI_gettypeid((*table).tupdesc, 1);
+            Ok(T::from_polymorphic_datum(datum, isnull, typoid))
+        };
+        pg_sys::SPI_finish();
+        result
+    }
+}
+
 /// The qualified, quoted name of a relation (`"public"."accounts"`).
 pub fn qualified_name(rel: pg_sys::Oid) -> Result<String> {
     query_one::<String>(

@@ -135,19 +135,13 @@ fn _outer_role_oid() -> pg_sys::Oid {
 
 /// The pg_sharing user this session acts as, or NULL.
 #[pg_extern(stable, parallel_restricted)]
-fn current_user_id() -> Option<i64> {
+pub fn current_user_id() -> Option<i64> {
     match acting_user() {
         Some(Acting::User(uid)) => return Some(uid),
         Some(Acting::Nobody) => return None,
         None => {}
     }
-    query_one::<i64>(
-        "SELECT id FROM sharing.users \
-          WHERE db_role OPERATOR(pg_catalog.=) \
-                (SELECT rolname FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1)",
-        &[_outer_role_oid().into()],
-    )
-    .or_raise()
+    crate::context::mapped_user(_outer_role_oid())
 }
 
 fn act_as_checked(user_id: Option<i64>) -> Result<()> {

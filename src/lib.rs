@@ -11,6 +11,9 @@
 //! - `api.sql`: public wrappers over the Rust internals, explanations, grants;
 //! - `admin.sql`: rule lifecycle, the rule list, the doctor;
 //! - `config.sql`: export_config / apply_config (config as code);
+//! - the current user's context the policies read, remembered per snapshot:
+//!   `context.rs`;
+//! - the hashed owner test with its index condition: `member.rs`;
 //! - `privileges.sql`: what PUBLIC and sharing_admin may use (runs last).
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -18,8 +21,10 @@ use pgrx::prelude::*;
 
 mod admin;
 mod catalog;
+mod context;
 mod error;
 mod identity;
+mod member;
 mod protect;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -66,6 +71,7 @@ extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     identity::init();
+    context::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -136,35 +136,98 @@ fn bypass(level: Level) -> String {
     once(format!("sharing._bypass({})", level.rank()))
 }
 
-/// The smallest value of a supported key type: `key >= floor` holds for
-/// every row.
-fn key_floor(pk_type: &str) -> Option<&'static str> {
+/// The smallest and, where there is one, the largest value of a supported
+/// key type: `key BETWEEN floor AND ceiling` holds for every row.
+fn key_bounds(pk_type: &str) -> Option<(&'static str, Option<&'static str>)> {
     match pk_type {
-        "bigint" => Some("-9223372036854775808"),
-        "integer" => Some("-2147483648"),
-        "uuid" => Some("00000000-0000-0000-0000-000000000000"),
-        "text" => Some(""),
+        "bigint" => Some(("-9223372036854775808", Some("9223372036854775807"))),
+        "integer" => Some(("-2147483648", Some("2147483647"))),
+        "uuid" => Some((
+            "00000000-0000-0000-0000-000000000000",
+            Some("ffffffff-ffff-ffff-ffff-ffffffffffff"),
+        )),
+        "text" => Some(("", None)),
         _ => None,
     }
 }
 
-impl TableModel {
-    /// view_all / modify_all as a range on the primary key that is every
-    /// row for a user who has it and nothing (a NULL bound) for anyone
-    /// else. Like every other arm it can be answered from an index, so a
-    /// BitmapOr over the arms stays possible, and for most users this arm
-    /// costs one empty index probe.
-    fn bypass_arm(&self, level: Level, row: &str) -> String {
-        let key = format!("{row}{}", quote_ident(&self.pk_column));
-        match key_floor(&self.pk_type) {
-            Some(floor) => format!(
-                "{key} >= (SELECT CASE WHEN sharing._bypass({}) THEN {} END)::{}",
-                level.rank(),
-                quote_literal(floor),
-                self.pk_type
-            ),
-            None => format!("({} AND {key} IS NOT NULL)", bypass(level)),
+/// "The row's owner is one whose records the current user reaches at
+/// `level`": `sharing._member`, a hashed `owner = ANY (set)` that the
+/// planner can answer from the owner column's index and estimates for the
+/// planning user (src/member.rs).
+fn owners_arm(table: &str, owner_column: &str, level: Level, row: &str) -> String {
+    format!(
+        "sharing._member({row}{}, {}::bigint[], {}, {})",
+        quote_ident(owner_column),
+        once(format!(
+            "sharing._visible_owners({}, {})",
+            regclass(table),
+            level.rank()
+        )),
+        regclass(table),
+        level.rank()
+    )
+}
+
+/// What opens a gated arm for the current user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// view_all / modify_all at an access level (arg: the level's rank).
+    Bypass,
+    /// A criteria rule reaches the user (arg: the rule's id).
+    Rule,
+}
+
+impl Gate {
+    /// The once-per-statement test of the gate, as a boolean expression.
+    fn test(self, arg: i64) -> String {
+        match self {
+            Gate::Bypass => format!("sharing._bypass({arg})"),
+            Gate::Rule => format!("sharing._rule_reaches_me({arg})"),
         }
+    }
+}
+
+impl TableModel {
+    /// An arm that holds for the rows satisfying `condition` (or every row)
+    /// when `gate` is open for the current user, and for no row otherwise:
+    ///
+    /// `(SELECT gate) AND condition AND key >= CASE WHEN gate THEN floor END
+    ///  AND key <= CASE WHEN gate THEN ceiling END`
+    ///
+    /// - At execution the InitPlan `(SELECT gate)` comes first: for a user
+    ///   the gate does not let in, the arm costs one test of a parameter
+    ///   per row, and the condition is only evaluated when the gate is open.
+    /// - The bounds make the arm answerable from the key's index (so a
+    ///   BitmapOr over all arms stays possible): a gate-dependent range over
+    ///   the whole key, empty (a NULL bound) when the gate is closed.
+    /// - The bounds are plain calls of a STABLE function with constants, so
+    ///   the planner evaluates them for its estimates (never for the
+    ///   result): for the user planning the query, an open gate's range is
+    ///   the whole index, a closed one's nothing. So a rep the rule does not
+    ///   reach gets a cheap BitmapOr, and a user it does reach a plan that
+    ///   does not read the whole key index to find the rule's rows.
+    fn gated_arm(&self, gate: Gate, arg: i64, condition: Option<String>, row: &str) -> String {
+        let key = format!("{row}{}", quote_ident(&self.pk_column));
+        let bound = |value: &str| {
+            format!(
+                "CASE WHEN {} THEN {}::{} END",
+                gate.test(arg),
+                quote_literal(value),
+                self.pk_type
+            )
+        };
+        let range = match key_bounds(&self.pk_type) {
+            Some((floor, Some(ceiling))) => {
+                format!("{key} >= {} AND {key} <= {}", bound(floor), bound(ceiling))
+            }
+            Some((floor, None)) => format!("{key} >= {}", bound(floor)),
+            None => format!("{key} IS NOT NULL"),
+        };
+        let mut parts = vec![once(gate.test(arg))];
+        parts.extend(condition);
+        parts.push(range);
+        format!("({})", parts.join(" AND "))
     }
 
     /// "The current user has at least `level` on the row", before the
@@ -189,16 +252,8 @@ impl TableModel {
                 if default_access.level() >= level {
                     return is_active();
                 }
-                grants.push(self.bypass_arm(level, row));
-                grants.push(format!(
-                    "{row}{} = ANY ({}::bigint[])",
-                    quote_ident(owner_column),
-                    once(format!(
-                        "sharing._visible_owners({}, {})",
-                        regclass(t),
-                        level.rank()
-                    ))
-                ));
+                grants.push(self.gated_arm(Gate::Bypass, level.rank().into(), None, row));
+                grants.push(owners_arm(t, owner_column, level, row));
                 grants.push(format!(
                     "{row}{} = ANY ({}::{}[])",
                     quote_ident(&self.pk_column),
@@ -210,10 +265,11 @@ impl TableModel {
                     self.pk_type
                 ));
                 for rule in criteria_rules.iter().filter(|r| r.access >= level) {
-                    grants.push(format!(
-                        "({} AND {})",
-                        once(format!("sharing._rule_reaches_me({})", rule.id)),
-                        rule.condition.with_row(row)
+                    grants.push(self.gated_arm(
+                        Gate::Rule,
+                        rule.id,
+                        Some(rule.condition.with_row(row)),
+                        row,
                     ));
                 }
             }
@@ -250,15 +306,10 @@ impl TableModel {
                 is_active()
             }
             Kind::Owned { owner_column, .. } => format!(
-                "({} AND ({} OR {row}{} = ANY ({}::bigint[])))",
+                "({} AND ({} OR {}))",
                 is_active(),
                 bypass(Level::ReadWriteDelete),
-                quote_ident(owner_column),
-                once(format!(
-                    "sharing._visible_owners({}, {})",
-                    regclass(&self.table),
-                    Level::ReadWriteDelete.rank()
-                ))
+                owners_arm(&self.table, owner_column, Level::ReadWriteDelete, row)
             ),
             Kind::Child { .. } => self.level_predicate(Level::ReadWriteDelete, row),
         }
@@ -330,8 +381,10 @@ mod tests {
         let p = accounts(DefaultAccess::Private, vec![]).level_predicate(Level::Read, "a.");
         assert_eq!(
             p,
-            "((SELECT sharing._is_active()) AND (a.\"id\" >= (SELECT CASE WHEN sharing._bypass(1) THEN '-9223372036854775808' END)::bigint OR \
-             a.\"owner_id\" = ANY ((SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 1))::bigint[]) OR \
+            "((SELECT sharing._is_active()) AND (((SELECT sharing._bypass(1)) \
+             AND a.\"id\" >= CASE WHEN sharing._bypass(1) THEN '-9223372036854775808'::bigint END \
+             AND a.\"id\" <= CASE WHEN sharing._bypass(1) THEN '9223372036854775807'::bigint END) OR \
+             sharing._member(a.\"owner_id\", (SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 1))::bigint[], '\"public\".\"accounts\"'::regclass, 1) OR \
              a.\"id\" = ANY ((SELECT sharing._shared_records('\"public\".\"accounts\"'::regclass, 1))::bigint[])))"
         );
     }
@@ -362,9 +415,17 @@ mod tests {
         };
         let t = accounts(DefaultAccess::Private, vec![rule]);
         let read = t.level_predicate(Level::Read, "x.");
-        assert!(
-            read.contains("((SELECT sharing._rule_reaches_me(7)) AND (x.\"city\" = 'NY'::text))")
-        );
+        assert!(read.contains(
+            "((SELECT sharing._rule_reaches_me(7)) AND (x.\"city\" = 'NY'::text) \
+             AND x.\"id\" >= CASE WHEN sharing._rule_reaches_me(7) THEN '-9223372036854775808'::bigint END \
+             AND x.\"id\" <= CASE WHEN sharing._rule_reaches_me(7) THEN '9223372036854775807'::bigint END)"
+        ));
+        // A key type without a floor: the gate, the condition, a non-NULL key.
+        let mut numeric = t.clone();
+        numeric.pk_type = "numeric".into();
+        assert!(numeric.level_predicate(Level::Read, "x.").contains(
+            "((SELECT sharing._rule_reaches_me(7)) AND (x.\"city\" = 'NY'::text) AND x.\"id\" IS NOT NULL)"
+        ));
         assert!(t
             .level_predicate(Level::ReadWrite, "")
             .contains("_rule_reaches_me(7)"));
@@ -396,7 +457,7 @@ mod tests {
     #[test]
     fn insert_checks_the_new_owner_unless_everyone_has_full_access() {
         let private = accounts(DefaultAccess::PublicReadWrite, vec![]).insert_predicate("a.");
-        assert!(private.contains("a.\"owner_id\" = ANY ((SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 3))::bigint[])"));
+        assert!(private.contains("sharing._member(a.\"owner_id\", (SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 3))::bigint[]"));
         assert_eq!(
             accounts(DefaultAccess::PublicReadWriteDelete, vec![]).insert_predicate("a."),
             "(SELECT sharing._is_active())"

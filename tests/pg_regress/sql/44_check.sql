@@ -216,8 +216,12 @@ INSERT INTO sharing._group_closure VALUES ((SELECT id FROM sharing.groups WHERE 
 SELECT (SELECT id FROM sharing.roles WHERE name = 'Top') AS top, (SELECT id FROM sharing.roles WHERE name = 'Rep') AS rep,
        (SELECT id FROM sharing.groups WHERE name = 'Team') AS team, (SELECT id FROM sharing.groups WHERE name = 'Other') AS other;
 SELECT * FROM pg_temp.findings();
--- Any change that rebuilds them (here a role moved and back) mends them.
+-- A change that rebuilds them for the users concerned mends them (here a
+-- role moved and back: the closure and the principals of its users; and
+-- an update of Tom: his principals). Upkeep is incremental: a change
+-- rebuilds what it affects, not every user's.
 SELECT sharing.move_role('Rep', NULL), sharing.move_role('Rep', 'Top');
+UPDATE sharing.users SET active = active WHERE id = 4401;
 SELECT sharing.add_to_group('Other', 'user', 'T44 Tom'), sharing.remove_from_group('Other', 'user', 'T44 Tom');
 SELECT * FROM pg_temp.findings();
 ROLLBACK TO SAVEPOINT finding;
