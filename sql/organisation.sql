@@ -526,7 +526,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pg_advisory_xact_lock(hashtext('pg_sharing model')) $$;
 
 CREATE FUNCTION sharing._lock_model() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN

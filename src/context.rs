@@ -7,6 +7,9 @@
 //! (SECURITY DEFINER, fixed search_path), so any role can evaluate a policy
 //! without reading the catalog itself.
 //!
+//! (The ones taking a table are declared with SQL of their own, so that
+//! their argument is a `regclass` as everywhere else in the API.)
+//!
 //! The answers come from the `_*_of(uid, …)` SQL functions of
 //! `sql/engine.sql`, and are remembered for as long as they cannot change:
 //! as long as the snapshot sees the same data (see [`SnapshotKey`]). A query with 20 criteria rules thus computes each
@@ -205,8 +208,12 @@ fn _rule_reaches_me(rid: i64) -> bool {
     }
 }
 
-#[pg_extern(stable, parallel_restricted, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+#[pg_extern(sql = r#"
+CREATE FUNCTION sharing._action_allowed(target regclass, action text) RETURNS boolean
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', '_action_allowed_wrapper';
+"#)]
 fn _action_allowed(target: pg_sys::Oid, action: &str) -> bool {
     let uid = me();
     ask_bool(
@@ -216,8 +223,12 @@ fn _action_allowed(target: pg_sys::Oid, action: &str) -> bool {
     )
 }
 
-#[pg_extern(stable, parallel_restricted, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+#[pg_extern(sql = r#"
+CREATE FUNCTION sharing._visible_owners(target regclass, min_level integer) RETURNS bigint[]
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', '_visible_owners_wrapper';
+"#)]
 fn _visible_owners(target: pg_sys::Oid, min_level: i32) -> Vec<i64> {
     let uid = me();
     let answer = remembered(Question::VisibleOwners(uid, target.into(), min_level), || {
@@ -236,8 +247,12 @@ fn _visible_owners(target: pg_sys::Oid, min_level: i32) -> Vec<i64> {
     }
 }
 
-#[pg_extern(stable, parallel_restricted, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
+#[pg_extern(sql = r#"
+CREATE FUNCTION sharing._shared_records(target regclass, min_level integer) RETURNS text[]
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', '_shared_records_wrapper';
+"#)]
 fn _shared_records(target: pg_sys::Oid, min_level: i32) -> Vec<String> {
     let uid = me();
     // SAFETY: reads a backend global.
