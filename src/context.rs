@@ -164,11 +164,31 @@ fn me() -> Option<i64> {
     crate::identity::current_user_id()
 }
 
+/// The remembered answer to `q`, else the first column of `sql`'s first
+/// row (the type's default when there is none).
+fn ask<T: pgrx::FromDatum + Default>(
+    q: Question,
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+    wrap: fn(T) -> Answer,
+    unwrap: fn(Answer) -> Option<T>,
+) -> T {
+    let answer = remembered(q, || wrap(query_one_in_snapshot::<T>(sql, args).or_raise().unwrap_or_default()));
+    unwrap(answer).expect("each kind of question has its own kind of answer")
+}
+
 fn ask_bool(q: Question, sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> bool {
-    match remembered(q, || Answer::Bool(query_one_in_snapshot::<bool>(sql, args).or_raise().unwrap_or(false))) {
-        Answer::Bool(b) => b,
-        _ => unreachable!("a yes/no question answers with a boolean"),
-    }
+    ask(q, sql, args, Answer::Bool, |a| match a {
+        Answer::Bool(b) => Some(b),
+        _ => None,
+    })
+}
+
+fn ask_ids(q: Question, sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Vec<i64> {
+    ask(q, sql, args, Answer::Ids, |a| match a {
+        Answer::Ids(ids) => Some(ids),
+        _ => None,
+    })
 }
 
 #[pg_extern(stable, parallel_restricted, security_definer)]
@@ -195,17 +215,9 @@ fn _rule_reaches_me(rid: i64) -> bool {
     let uid = me();
     // All the rules reaching the user, asked once: a table's policy has an
     // arm per criteria rule.
-    let answer = remembered(Question::RulesReaching(uid), || {
-        Answer::Ids(
-            query_one_in_snapshot::<Vec<i64>>("SELECT sharing._rules_reaching_of($1)", &[uid.into()])
-                .or_raise()
-                .unwrap_or_default(),
-        )
-    });
-    match answer {
-        Answer::Ids(ids) => ids.binary_search(&rid).is_ok(),
-        _ => unreachable!("RulesReaching answers with ids"),
-    }
+    ask_ids(Question::RulesReaching(uid), "SELECT sharing._rules_reaching_of($1)", &[uid.into()])
+        .binary_search(&rid)
+        .is_ok()
 }
 
 #[pg_extern(sql = r#"
@@ -231,20 +243,11 @@ AS 'MODULE_PATHNAME', '_visible_owners_wrapper';
 "#)]
 fn _visible_owners(target: pg_sys::Oid, min_level: i32) -> Vec<i64> {
     let uid = me();
-    let answer = remembered(Question::VisibleOwners(uid, target.into(), min_level), || {
-        Answer::Ids(
-            query_one_in_snapshot::<Vec<i64>>(
-                "SELECT sharing._visible_owners_of($1, $2::regclass, $3)",
-                &[uid.into(), target.into(), min_level.into()],
-            )
-            .or_raise()
-            .unwrap_or_default(),
-        )
-    });
-    match answer {
-        Answer::Ids(ids) => ids,
-        _ => unreachable!("VisibleOwners answers with ids"),
-    }
+    ask_ids(
+        Question::VisibleOwners(uid, target.into(), min_level),
+        "SELECT sharing._visible_owners_of($1, $2::regclass, $3)",
+        &[uid.into(), target.into(), min_level.into()],
+    )
 }
 
 #[pg_extern(sql = r#"
@@ -257,20 +260,16 @@ fn _shared_records(target: pg_sys::Oid, min_level: i32) -> Vec<String> {
     let uid = me();
     // SAFETY: reads a backend global.
     let now = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
-    let answer = remembered(Question::SharedRecords(uid, target.into(), min_level, now), || {
-        Answer::Keys(
-            query_one_in_snapshot::<Vec<String>>(
-                "SELECT sharing._shared_records_of($1, $2::regclass, $3)",
-                &[uid.into(), target.into(), min_level.into()],
-            )
-            .or_raise()
-            .unwrap_or_default(),
-        )
-    });
-    match answer {
-        Answer::Keys(keys) => keys,
-        _ => unreachable!("SharedRecords answers with keys"),
-    }
+    ask(
+        Question::SharedRecords(uid, target.into(), min_level, now),
+        "SELECT sharing._shared_records_of($1, $2::regclass, $3)",
+        &[uid.into(), target.into(), min_level.into()],
+        Answer::Keys,
+        |a| match a {
+            Answer::Keys(keys) => Some(keys),
+            _ => None,
+        },
+    )
 }
 
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {

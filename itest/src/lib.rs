@@ -171,3 +171,16 @@ pub fn visible_rows(
     }
     out
 }
+
+/// The errors `sharing.check()` reports, as "object: message".
+pub fn check_errors(client: &mut impl GenericClient) -> Vec<String> {
+    client
+        .query(
+            "SELECT object || ': ' || message FROM sharing.check() WHERE severity = 'error'",
+            &[],
+        )
+        .expect("sharing.check()")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}

@@ -76,7 +76,8 @@ fn random_principal(
     }
 }
 
-fn criteria_columns() -> Vec<Column> {
+/// The columns of the scenario tables that criteria may use.
+pub fn criteria_columns() -> Vec<Column> {
     vec![
         Column {
             name: "city".into(),

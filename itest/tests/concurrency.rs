@@ -24,7 +24,7 @@
 //! PG_SHARING_CONC_SEED the scenario seed (default 3).
 
 use pg_sharing_core::access::{DefaultAccess, Level};
-use pg_sharing_core::criteria::{self, Column, TypeFamily};
+use pg_sharing_core::criteria;
 use pg_sharing_core::reference::{Model, Principal, Rule, RuleSource, Share, TableKind};
 use pg_sharing_itest::scenario::{generate, TABLES};
 use pg_sharing_itest::{describe, TestDb};
@@ -68,18 +68,7 @@ fn second_state(a: &Model, rng: &mut StdRng) -> (String, String, Model) {
     let doc = json!({"conditions": [
         {"column": "city", "op": "=", "value": "Boston"},
         {"column": "amount", "op": ">=", "value": 10000}], "pattern": "1 OR 2"});
-    let columns = vec![
-        Column {
-            name: "city".into(),
-            sql_type: "text".into(),
-            family: TypeFamily::Text,
-        },
-        Column {
-            name: "amount".into(),
-            sql_type: "numeric".into(),
-            family: TypeFamily::Number,
-        },
-    ];
+    let columns = pg_sharing_itest::scenario::criteria_columns();
     forward.push(format!(
         "SELECT sharing.create_criteria_rule('accounts', 'conc criteria', $j${doc}$j$, 'role', 'r1', 'read_write')"
     ));
@@ -352,15 +341,7 @@ fn readers_see_the_model_before_or_after_each_change_never_a_mix() {
         .into_iter()
         .flat_map(|h| h.join().expect("reader thread"))
         .collect();
-    let problems: Vec<String> = admin
-        .query(
-            "SELECT object || ': ' || message FROM sharing.check() WHERE severity = 'error'",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let problems = pg_sharing_itest::check_errors(&mut admin);
     eprintln!(
         "concurrency (seed {seed}): {changes} switches of 7 changes each, {} reads by 4 readers; \
          {} repeatable-read reads without LOCK TABLE first saw new policies over an older snapshot",

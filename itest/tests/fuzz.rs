@@ -996,16 +996,7 @@ impl Run {
             self.failures
                 .push(format!("seed {}: injected: {p}", self.seed));
         }
-        let problems: Vec<String> = self
-            .admin
-            .query(
-                "SELECT object || ': ' || message FROM sharing.check() WHERE severity = 'error'",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let problems = pg_sharing_itest::check_errors(&mut self.admin);
         for p in problems {
             self.failures.push(format!(
                 "seed {}: sharing.check() after the run: {p}",
