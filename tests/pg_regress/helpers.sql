@@ -48,3 +48,12 @@ CREATE FUNCTION pg_temp.rows(cmd text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE n bigint;
 BEGIN EXECUTE cmd; GET DIAGNOSTICS n = ROW_COUNT; RETURN n || ' row(s)';
 EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+
+-- Many attempts summed up: each result is 'SQLSTATE|what was tried'; one
+-- row per outcome, naming what had it unless it is the expected 42501.
+CREATE FUNCTION pg_temp.outcomes(results text[]) RETURNS TABLE (outcome text, what text) LANGUAGE sql AS $$
+    SELECT split_part(r, '|', 1),
+           CASE WHEN split_part(r, '|', 1) = '42501' THEN 'all of them'
+                ELSE string_agg(split_part(r, '|', 2), ', ' ORDER BY r) END
+      FROM unnest(results) r GROUP BY 1 ORDER BY 1
+$$;

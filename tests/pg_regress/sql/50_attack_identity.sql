@@ -223,11 +223,7 @@ BEGIN
         results := results || (split_part(res, ':', 1) || '|' || f.oid::regprocedure::text);
     END LOOP;
     -- Only the outcomes, and the functions for any outcome but 42501.
-    RETURN QUERY
-        SELECT split_part(r, '|', 1),
-               CASE WHEN split_part(r, '|', 1) = '42501' THEN 'all of them'
-                    ELSE string_agg(split_part(r, '|', 2), ', ' ORDER BY r) END
-          FROM unnest(results) r GROUP BY 1 ORDER BY 1;
+    RETURN QUERY SELECT * FROM pg_temp.outcomes(results);
 END $$;
 SET ROLE a50_plain;
 SELECT * FROM pg_temp.call_internals();

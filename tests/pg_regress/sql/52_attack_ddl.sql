@@ -110,11 +110,7 @@ BEGIN
         END LOOP;
     END LOOP;
     -- Only the outcomes, and the statements for any outcome but 42501.
-    RETURN QUERY
-        SELECT split_part(r, '|', 1),
-               CASE WHEN split_part(r, '|', 1) = '42501' THEN 'all of them'
-                    ELSE string_agg(split_part(r, '|', 2), ', ' ORDER BY r) END
-          FROM unnest(results) r GROUP BY 1 ORDER BY 1;
+    RETURN QUERY SELECT * FROM pg_temp.outcomes(results);
 END $$;
 SET ROLE a52_eve;
 SELECT * FROM pg_temp.write_catalog();
