@@ -179,7 +179,7 @@ $$;
 
 -- The policy-facing functions, which answer for the current user only
 -- (_is_active, _bypass, _rule_reaches_me, _visible_owners, _shared_records,
--- _action_allowed), are in src/context.rs: they remember their answers for
+-- _action_allowed, _gate), are in src/context.rs: they remember their answers for
 -- as long as the snapshot cannot change them.
 
 -- ------------------------------------------------- triggers on protected tables

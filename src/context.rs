@@ -2,10 +2,12 @@
 //!
 //! Each policy arm that depends on the user is an InitPlan calling one of
 //! the functions below (`_is_active`, `_bypass`, `_visible_owners`,
-//! `_shared_records`, `_rule_reaches_me`, `_action_allowed`). They answer
-//! for `sharing.current_user_id()` only and run as the extension's owner
-//! (SECURITY DEFINER, fixed search_path), so any role can evaluate a policy
-//! without reading the catalog itself.
+//! `_shared_records`, `_rule_reaches_me`, `_action_allowed`, and `_gate`
+//! for the gated arms). They answer for `sharing.current_user_id()` only
+//! and run as the extension's owner (SECURITY DEFINER, fixed search_path),
+//! so any role can evaluate a policy without reading the catalog itself —
+//! except `_gate`, called once per row, which answers from what the others
+//! remembered and asks them otherwise.
 //!
 //! (The ones taking a table are declared with SQL of their own, so that
 //! their argument is a `regclass` as everywhere else in the API.)
@@ -44,10 +46,24 @@ struct SnapshotKey {
     suboverflowed: bool,
 }
 
-fn snapshot_key() -> Option<SnapshotKey> {
+/// The active snapshot's identifying fields, borrowed: compared against
+/// the remembered key without copying (the policies' key bounds ask once
+/// per row).
+struct SnapshotView<'a> {
+    writer: u32,
+    curcid: u32,
+    xmin: u32,
+    xmax: u32,
+    xip: &'a [pg_sys::TransactionId],
+    subxip: &'a [pg_sys::TransactionId],
+    suboverflowed: bool,
+}
+
+/// The active MVCC snapshot, if there is one. The view is only used within
+/// the call that took it, while the snapshot stays active.
+fn active_snapshot<'a>() -> Option<SnapshotView<'a>> {
     // SAFETY: backend globals; GetActiveSnapshot is only called when a
-    // snapshot is active, and its fields and arrays (xcnt / subxcnt long)
-    // are read, not kept.
+    // snapshot is active, and its arrays hold xcnt / subxcnt ids.
     unsafe {
         if !pg_sys::ActiveSnapshotSet() {
             return None;
@@ -56,15 +72,15 @@ fn snapshot_key() -> Option<SnapshotKey> {
         if snap.is_null() || (*snap).snapshot_type != pg_sys::SnapshotType::SNAPSHOT_MVCC {
             return None;
         }
-        let ids = |p: *mut pg_sys::TransactionId, n: i32| -> Vec<u32> {
+        let ids = |p: *mut pg_sys::TransactionId, n: i32| -> &'a [pg_sys::TransactionId] {
             if p.is_null() || n <= 0 {
-                Vec::new()
+                &[]
             } else {
-                std::slice::from_raw_parts(p, n as usize).iter().map(|x| x.into_inner()).collect()
+                std::slice::from_raw_parts(p, n as usize)
             }
         };
         let wrote = pg_sys::GetTopTransactionIdIfAny() != pg_sys::InvalidTransactionId;
-        Some(SnapshotKey {
+        Some(SnapshotView {
             writer: if wrote { (*pg_sys::MyProc).lxid } else { 0 },
             curcid: (*snap).curcid,
             xmin: (*snap).xmin.into_inner(),
@@ -73,6 +89,34 @@ fn snapshot_key() -> Option<SnapshotKey> {
             subxip: ids((*snap).subxip, (*snap).subxcnt),
             suboverflowed: (*snap).suboverflowed,
         })
+    }
+}
+
+impl SnapshotKey {
+    fn of(view: &SnapshotView<'_>) -> SnapshotKey {
+        let ids = |xs: &[pg_sys::TransactionId]| xs.iter().map(|x| x.into_inner()).collect();
+        SnapshotKey {
+            writer: view.writer,
+            curcid: view.curcid,
+            xmin: view.xmin,
+            xmax: view.xmax,
+            xip: ids(view.xip),
+            subxip: ids(view.subxip),
+            suboverflowed: view.suboverflowed,
+        }
+    }
+
+    fn is(&self, view: &SnapshotView<'_>) -> bool {
+        let same = |mine: &[u32], theirs: &[pg_sys::TransactionId]| {
+            mine.len() == theirs.len() && mine.iter().zip(theirs).all(|(a, b)| *a == b.into_inner())
+        };
+        self.writer == view.writer
+            && self.curcid == view.curcid
+            && self.xmin == view.xmin
+            && self.xmax == view.xmax
+            && self.suboverflowed == view.suboverflowed
+            && same(&self.xip, view.xip)
+            && same(&self.subxip, view.subxip)
     }
 }
 
@@ -115,28 +159,38 @@ pub fn forget() {
     });
 }
 
-/// The remembered answer to `q` for the active snapshot, or `compute`'s.
-fn remembered(q: Question, compute: impl FnOnce() -> Answer) -> Answer {
-    let Some(key) = snapshot_key() else {
-        return compute();
-    };
-    let hit = MEMORY.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.key.as_ref() != Some(&key) {
-            m.key = Some(key.clone());
-            m.answers.clear();
+/// `use` of the remembered answer to `q` for the active snapshot, if there
+/// is one; nothing is copied or allocated.
+fn peek<R>(q: &Question, use_: impl FnOnce(&Answer) -> R) -> Option<R> {
+    let view = active_snapshot()?;
+    MEMORY.with(|m| {
+        let m = m.borrow();
+        match &m.key {
+            Some(key) if key.is(&view) => m.answers.get(q).map(use_),
+            _ => None,
         }
-        m.answers.get(&q).cloned()
-    });
-    if let Some(a) = hit {
+    })
+}
+
+/// The remembered answer to `q` for the active snapshot, or `compute`'s
+/// (remembered for the next time).
+fn remembered(q: Question, compute: impl FnOnce() -> Answer) -> Answer {
+    if let Some(a) = peek(&q, Answer::clone) {
         return a;
     }
     let a = compute();
+    // (Viewed after computing: the query that computed it ran in, and
+    // left, the same active snapshot.)
+    let Some(view) = active_snapshot() else {
+        return a;
+    };
     MEMORY.with(|m| {
         let mut m = m.borrow_mut();
-        if m.key.as_ref() == Some(&key) {
-            m.answers.insert(q, a.clone());
+        if !m.key.as_ref().is_some_and(|key| key.is(&view)) {
+            m.key = Some(SnapshotKey::of(&view));
+            m.answers.clear();
         }
+        m.answers.insert(q, a.clone());
     });
     a
 }
@@ -218,6 +272,33 @@ fn _rule_reaches_me(rid: i64) -> bool {
     ask_ids(Question::RulesReaching(uid), "SELECT sharing._rules_reaching_of($1)", &[uid.into()])
         .binary_search(&rid)
         .is_ok()
+}
+
+/// The gate of a policy arm for the current user: `kind` 1 is view_all /
+/// modify_all at access level `arg` (as `_bypass`), 2 is "criteria rule
+/// `arg` reaches me" (as `_rule_reaches_me`). The arms' key bounds call it
+/// once per row they test, so it is neither SECURITY DEFINER nor has a SET
+/// clause (their per-call cost, a GUC save and restore, would dominate): it
+/// answers from the remembered answers and, the first time in a snapshot,
+/// asks the SECURITY DEFINER function, which remembers its answer.
+#[pg_extern(stable, parallel_restricted)]
+fn _gate(kind: i32, arg: i64) -> bool {
+    let uid = me();
+    let (known, ask) = match kind {
+        1 => (
+            peek(&Question::Bypass(uid, arg as i32), |a| matches!(a, Answer::Bool(true))),
+            "SELECT sharing._bypass($1::integer)",
+        ),
+        2 => (
+            peek(&Question::RulesReaching(uid), |a| {
+                matches!(a, Answer::Ids(ids) if ids.binary_search(&arg).is_ok())
+            }),
+            "SELECT sharing._rule_reaches_me($1)",
+        ),
+        _ => crate::error::SharingError::InvalidArgument(format!("unknown gate kind {kind}"))
+            .raise(),
+    };
+    known.unwrap_or_else(|| query_one_in_snapshot::<bool>(ask, &[arg.into()]).or_raise().unwrap_or(false))
 }
 
 #[pg_extern(sql = r#"

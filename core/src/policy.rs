@@ -179,8 +179,8 @@ impl Gate {
     /// The once-per-statement test of the gate, as a boolean expression.
     fn test(self, arg: i64) -> String {
         match self {
-            Gate::Bypass => format!("sharing._bypass({arg})"),
-            Gate::Rule => format!("sharing._rule_reaches_me({arg})"),
+            Gate::Bypass => format!("sharing._gate(1, {arg})"),
+            Gate::Rule => format!("sharing._gate(2, {arg})"),
         }
     }
 }
@@ -373,8 +373,8 @@ mod tests {
         let p = accounts(DefaultAccess::Private, vec![]).level_predicate(Level::Read, "a.");
         assert_eq!(
             p,
-            "((SELECT sharing._is_active()) AND (((SELECT sharing._bypass(1)) \
-             AND a.\"id\" >= CASE WHEN sharing._bypass(1) THEN '-9223372036854775808'::bigint END) OR \
+            "((SELECT sharing._is_active()) AND (((SELECT sharing._gate(1, 1)) \
+             AND a.\"id\" >= CASE WHEN sharing._gate(1, 1) THEN '-9223372036854775808'::bigint END) OR \
              sharing._member(a.\"owner_id\", (SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 1))::bigint[], '\"public\".\"accounts\"'::regclass, 1) OR \
              a.\"id\" = ANY ((SELECT sharing._shared_records('\"public\".\"accounts\"'::regclass, 1))::bigint[])))"
         );
@@ -407,21 +407,21 @@ mod tests {
         let t = accounts(DefaultAccess::Private, vec![rule]);
         let read = t.level_predicate(Level::Read, "x.");
         assert!(read.contains(
-            "((SELECT sharing._rule_reaches_me(7)) AND (x.\"city\" = 'NY'::text) \
-             AND x.\"id\" >= CASE WHEN sharing._rule_reaches_me(7) THEN '-9223372036854775808'::bigint END)"
+            "((SELECT sharing._gate(2, 7)) AND (x.\"city\" = 'NY'::text) \
+             AND x.\"id\" >= CASE WHEN sharing._gate(2, 7) THEN '-9223372036854775808'::bigint END)"
         ));
         // A key type without a floor: the gate, the condition, a non-NULL key.
         let mut numeric = t.clone();
         numeric.pk_type = "numeric".into();
         assert!(numeric.level_predicate(Level::Read, "x.").contains(
-            "((SELECT sharing._rule_reaches_me(7)) AND (x.\"city\" = 'NY'::text) AND x.\"id\" IS NOT NULL)"
+            "((SELECT sharing._gate(2, 7)) AND (x.\"city\" = 'NY'::text) AND x.\"id\" IS NOT NULL)"
         ));
         assert!(t
             .level_predicate(Level::ReadWrite, "")
-            .contains("_rule_reaches_me(7)"));
+            .contains("_gate(2, 7)"));
         assert!(!t
             .level_predicate(Level::ReadWriteDelete, "")
-            .contains("_rule_reaches_me(7)"));
+            .contains("_gate(2, 7)"));
     }
 
     #[test]
