@@ -6,7 +6,7 @@
 -- The session as a person reads it: its outer role, and the user it acts
 -- as when that differs: "crm_app as Sam Manager".
 CREATE FUNCTION sharing._actor() RETURNS text
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT r.rolname || coalesce(' as ' || u.name, '')

@@ -98,7 +98,7 @@ $$;
 -- Validates criteria for a table (22023 naming the fault); returns how a
 -- person reads them. The Rust side takes the document as text.
 CREATE FUNCTION sharing._compile_criteria(tbl oid, criteria jsonb) RETURNS text
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._compile_criteria(tbl, sharing._criteria_text(criteria)) $$;
 
@@ -148,7 +148,7 @@ END
 $$;
 
 CREATE FUNCTION sharing.access_level(user_id bigint, tbl regclass, record_id text) RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -166,7 +166,7 @@ END
 $$;
 
 CREATE FUNCTION sharing._can(user_id bigint, tbl regclass, record_id text, action text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT sharing._level_rank(sharing.access_level(user_id, tbl, record_id))
@@ -175,17 +175,17 @@ AS $$
 $$;
 
 CREATE FUNCTION sharing.can_read(user_id bigint, tbl regclass, record_id text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._can(user_id, tbl, record_id, 'read') $$;
 
 CREATE FUNCTION sharing.can_edit(user_id bigint, tbl regclass, record_id text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._can(user_id, tbl, record_id, 'edit') $$;
 
 CREATE FUNCTION sharing.can_delete(user_id bigint, tbl regclass, record_id text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._can(user_id, tbl, record_id, 'delete') $$;
 
@@ -210,17 +210,17 @@ END
 $$;
 
 CREATE FUNCTION sharing.can_read(user_id bigint, rec anyelement) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._can(user_id, r.tbl, r.record_id, 'read') FROM sharing._row_record(rec) r $$;
 
 CREATE FUNCTION sharing.can_edit(user_id bigint, rec anyelement) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._can(user_id, r.tbl, r.record_id, 'edit') FROM sharing._row_record(rec) r $$;
 
 CREATE FUNCTION sharing.can_delete(user_id bigint, rec anyelement) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._can(user_id, r.tbl, r.record_id, 'delete') FROM sharing._row_record(rec) r $$;
 
@@ -230,7 +230,7 @@ AS $$ SELECT sharing._can(user_id, r.tbl, r.record_id, 'delete') FROM sharing._r
 -- per-table action flags. Mirrors the predicates of core/src/policy.rs.
 CREATE FUNCTION sharing._explain(uid bigint, target regclass, rid text)
 RETURNS TABLE (access text, reason text, detail text)
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -320,7 +320,7 @@ $$;
 
 CREATE FUNCTION sharing.explain_access(user_id bigint, tbl regclass, record_id text)
 RETURNS TABLE (access text, reason text, detail text)
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -332,7 +332,7 @@ $$;
 
 CREATE FUNCTION sharing.who_can_access(tbl regclass, record_id text)
 RETURNS TABLE (user_id bigint, user_name text, access text, reasons text[])
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -183,6 +183,18 @@ CREATE TABLE sharing._user_principals (
 );
 CREATE INDEX ON sharing._user_principals (principal_type, principal_id);
 
+-- The model generation: a number every change of the model (the tables
+-- above) moves, in statement triggers before and after the change
+-- (sql/engine.sql). What the engine remembers for a user is keyed by it
+-- (src/context.rs). From a sequence, so that no number is ever used twice,
+-- not even by a transaction that rolled back.
+CREATE SEQUENCE sharing._model_generation_seq;
+CREATE TABLE sharing._model_generation (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    generation bigint NOT NULL
+);
+INSERT INTO sharing._model_generation (generation) VALUES (nextval('sharing._model_generation_seq'));
+
 -- ----------------------------------------------------------------- audit log
 
 CREATE TABLE sharing.audit_log (

@@ -40,7 +40,7 @@ $$;
 -- functions of src/context.rs answer only for the current user.
 
 CREATE FUNCTION sharing._active_user(uid bigint) RETURNS boolean
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -56,7 +56,7 @@ $$;
 -- user's role. One set-based query: the policies ask for all of a table's
 -- rules at once (src/context.rs remembers the answer).
 CREATE FUNCTION sharing._rules_reaching_of(uid bigint) RETURNS bigint[]
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -84,14 +84,14 @@ $$;
 
 -- Does rule `rid` reach user `uid` (see _rules_reaching_of).
 CREATE FUNCTION sharing._rule_reaches(uid bigint, rid bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT rid = ANY (sharing._rules_reaching_of(uid)) $$;
 
 -- Owners whose records `uid` reaches at `min_level` or more in `target`
 -- through ownership, hierarchy, peers and owner-based rules.
 CREATE FUNCTION sharing._visible_owners_of(uid bigint, target regclass, min_level integer) RETURNS bigint[]
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -126,7 +126,7 @@ END
 $$;
 
 CREATE FUNCTION sharing._shared_records_of(uid bigint, target regclass, min_level integer) RETURNS text[]
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -144,7 +144,7 @@ END
 $$;
 
 CREATE FUNCTION sharing._bypass_of(uid bigint, min_level integer) RETURNS boolean
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -157,7 +157,7 @@ END
 $$;
 
 CREATE FUNCTION sharing._action_allowed_of(uid bigint, target regclass, action text) RETURNS boolean
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -177,10 +177,59 @@ BEGIN
 END
 $$;
 
+-- The next moment one of the shares of `target` that reach `uid` expires:
+-- the engine's remembered shared set holds until then.
+CREATE FUNCTION sharing._next_share_expiry_of(uid bigint, target regclass) RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (
+    SELECT min(s.expires_at)
+          FROM sharing.shares s
+          JOIN sharing._user_principals p
+            ON p.user_id = uid AND p.principal_type = s.to_type AND p.principal_id = s.to_id
+         WHERE s.tbl = target AND s.expires_at > statement_timestamp()
+    );
+END
+$$;
+
 -- The policy-facing functions, which answer for the current user only
--- (_is_active, _bypass, _rule_reaches_me, _visible_owners, _shared_records,
--- _action_allowed, _gate), are in src/context.rs: they remember their answers for
--- as long as the snapshot cannot change them.
+-- (_is_active, _bypass, _rule_reaches_me, _action_allowed, _member,
+-- _shared; _visible_owners and _shared_records for index conditions), are
+-- in src/member.rs and src/context.rs: they remember their answers per
+-- model generation.
+
+-- ------------------------------------------------------- model generation
+
+-- Moves the model generation (sharing._model_generation). Runs before and
+-- after every statement that changes a table of the model, so that what
+-- the engine computed in the middle of a change (a row trigger, a volatile
+-- function in the same statement) is never taken for the model after it.
+CREATE FUNCTION sharing._model_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE sharing._model_generation SET generation = nextval('sharing._model_generation_seq');
+    RETURN NULL;
+END
+$$;
+
+DO $triggers$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['roles', 'profiles', 'users', 'groups', 'group_members', 'protected_tables',
+                             'profile_permissions', 'rules', 'shares',
+                             '_role_closure', '_group_closure', '_user_principals'] LOOP
+        EXECUTE format('CREATE TRIGGER model_changed_before BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.%I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION sharing._model_changed()', t);
+        EXECUTE format('CREATE TRIGGER model_changed_after AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.%I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION sharing._model_changed()', t);
+    END LOOP;
+END
+$triggers$;
 
 -- ------------------------------------------------- triggers on protected tables
 
@@ -204,7 +253,9 @@ BEGIN
                        'AND NOT EXISTS (SELECT 1 FROM %s r WHERE r.%I = s.record_id::%s)',
                        root, t.pk_column, t.pk_type)
           USING root;
-    ELSE
+    ELSIF EXISTS (SELECT 1 FROM sharing.shares WHERE tbl = root) THEN
+        -- (Only when the table has shares: a statement on sharing.shares
+        -- moves the model generation, and most deletes touch no share.)
         EXECUTE format('DELETE FROM sharing.shares WHERE tbl = $1 AND record_id IN (SELECT %I::text FROM gone)',
                        t.pk_column)
           USING root;
@@ -294,32 +345,8 @@ AS $$
            ELSE criteria END::text
 $$;
 
--- A record id as the table's key type prints it ('01' → '1' for a bigint
--- key, upper- to lower-case for a uuid), or NULL when it is no value of
--- that type (so no record's id). Shares are filed under this form, so that
--- comparing ids as text, as the share cleanup and the explanations do,
--- agrees with comparing them as keys.
-CREATE FUNCTION sharing._record_key(target regclass, record_id text) RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    -- pk_type comes from format_type() at protect time, never from a caller.
-    key_type text := (SELECT pk_type FROM sharing.protected_tables WHERE tbl = target);
-    key text;
-BEGIN
-    IF record_id IS NULL OR key_type IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF key_type = 'text' THEN
-        RETURN record_id;
-    END IF;
-    EXECUTE format('SELECT $1::%s::text', key_type) INTO key USING record_id;
-    RETURN key;
-EXCEPTION WHEN data_exception THEN
-    RETURN NULL;
-END
-$$;
+-- sharing._record_key(target, record_id), a record id as the table's key
+-- type prints it, is in src/protect.rs (over core/src/key.rs).
 
 -- -------------------------------------------------------- owner-based rules
 

@@ -10,7 +10,7 @@
 -- Whether the session (its outer role, or the user it acts as) may change
 -- the model: superuser, member of sharing_admin, or a manage_sharing profile.
 CREATE FUNCTION sharing._may_manage() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce((SELECT r.rolsuper OR pg_has_role(r.oid, 'sharing_admin', 'MEMBER')
@@ -20,7 +20,7 @@ AS $$
 $$;
 
 CREATE FUNCTION sharing._require_manage(fn text) RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN

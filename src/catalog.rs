@@ -38,11 +38,15 @@ pub fn query_one_in_snapshot<T: pgrx::FromDatum>(
     sql: &str,
     args: &[pgrx::datum::DatumWithOid<'_>],
 ) -> Result<Option<T>> {
-    let sql = std::ffi::CString::new(sql).map_err(|_| SharingError::Internal("query text contains NUL".into()))?;
+    let sql = std::ffi::CString::new(sql)
+        .map_err(|_| SharingError::Internal("query text contains NUL".into()))?;
     let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
     let mut values: Vec<pg_sys::Datum> = args
         .iter()
-        .map(|a| a.datum().map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime()))
+        .map(|a| {
+            a.datum()
+                .map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())
+        })
         .collect();
     let nulls: Vec<std::os::raw::c_char> = args
         .iter()
@@ -66,7 +70,9 @@ pub fn query_one_in_snapshot<T: pgrx::FromDatum>(
             1,
         );
         let result = if rc != pg_sys::SPI_OK_SELECT as i32 {
-            Err(SharingError::Internal(format!("read-only query failed with SPI code {rc}")))
+            Err(SharingError::Internal(format!(
+                "read-only query failed with SPI code {rc}"
+            )))
         } else if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
             Ok(None)
         } else {

@@ -1,37 +1,40 @@
 //! The current user's sharing context, as the generated policies read it.
 //!
-//! Each policy arm that depends on the user is an InitPlan calling one of
-//! the functions below (`_is_active`, `_bypass`, `_visible_owners`,
-//! `_shared_records`, `_rule_reaches_me`, `_action_allowed`, and `_gate`
-//! for the gated arms). They answer for `sharing.current_user_id()` only
-//! and run as the extension's owner (SECURITY DEFINER, fixed search_path),
-//! so any role can evaluate a policy without reading the catalog itself —
-//! except `_gate`, called once per row, which answers from what the others
-//! remembered and asks them otherwise.
-//!
-//! (The ones taking a table are declared with SQL of their own, so that
-//! their argument is a `regclass` as everywhere else in the API.)
+//! The policies call plain, parallel-safe functions (src/member.rs): no
+//! sub-selects, so every backend that evaluates a query — the leader, a
+//! parallel worker — answers them itself, for the user that
+//! `sharing.identity` (src/identity.rs) names. This module computes and
+//! remembers what they ask: whether the user is active, their view_all /
+//! modify_all, the criteria rules that reach them, the owners and shared
+//! records they reach per table and level, the profile's action flags.
 //!
 //! The answers come from the `_*_of(uid, …)` SQL functions of
-//! `sql/engine.sql`, and are remembered for as long as they cannot change:
-//! as long as the snapshot sees the same data (see [`SnapshotKey`]). A query with 20 criteria rules thus computes each
-//! set once, and the next statement that sees the same data reuses it,
-//! instead of planning and running a SQL function per arm every time.
-//! A savepoint rolled back and a transaction that wrote forget everything.
+//! `sql/engine.sql`, run as the extension's owner, and are remembered per
+//! **model generation**: a number that every change of the sharing model
+//! moves (statement triggers before and after each change of a catalog
+//! table, from a sequence, so that no number is ever reused, not even by a
+//! transaction that rolled back). The generation is read through the
+//! statement's own snapshot, so a REPEATABLE READ reader keeps answers for
+//! the model it sees, a transaction that changed the model sees its own
+//! change, and answers outlive the transaction while nobody changes the
+//! model. Shares expire: their answer also holds only until the next expiry
+//! among them.
+//!
+//! The generation itself (and the user a login role is mapped to, which
+//! depends on pg_roles) is remembered per snapshot (see [`SnapshotKey`]).
 
 use crate::catalog::query_one_in_snapshot;
 use crate::error::OrRaise;
 use pgrx::prelude::*;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 /// What identifies the data a query sees. Two MVCC snapshots with the
 /// same bounds and the same transactions in progress see the same committed
 /// rows (every other transaction below xmax had ended before both were
 /// taken); a transaction that has written also sees its own changes, so its
-/// snapshots are told apart by the transaction and the command id. A
-/// read-only transaction's answers thus serve the next statements and
-/// transactions until another transaction starts or ends.
+/// snapshots are told apart by the transaction and the command id.
 #[derive(Clone, PartialEq, Eq, Debug)]
 struct SnapshotKey {
     /// The local transaction id if the transaction has written, else 0.
@@ -46,321 +49,139 @@ struct SnapshotKey {
     suboverflowed: bool,
 }
 
-/// The active snapshot's identifying fields, borrowed: compared against
-/// the remembered key without copying (the policies' key bounds ask once
-/// per row).
-struct SnapshotView<'a> {
-    writer: u32,
-    curcid: u32,
-    xmin: u32,
-    xmax: u32,
-    xip: &'a [pg_sys::TransactionId],
-    subxip: &'a [pg_sys::TransactionId],
-    suboverflowed: bool,
-}
-
-/// The active MVCC snapshot, if there is one. The view is only used within
-/// the call that took it, while the snapshot stays active.
-fn active_snapshot<'a>() -> Option<SnapshotView<'a>> {
-    // SAFETY: backend globals; GetActiveSnapshot is only called when a
-    // snapshot is active, and its arrays hold xcnt / subxcnt ids.
-    unsafe {
-        if !pg_sys::ActiveSnapshotSet() {
-            return None;
-        }
-        let snap = pg_sys::GetActiveSnapshot();
-        if snap.is_null() || (*snap).snapshot_type != pg_sys::SnapshotType::SNAPSHOT_MVCC {
-            return None;
-        }
-        let ids = |p: *mut pg_sys::TransactionId, n: i32| -> &'a [pg_sys::TransactionId] {
-            if p.is_null() || n <= 0 {
-                &[]
-            } else {
-                std::slice::from_raw_parts(p, n as usize)
-            }
-        };
-        let wrote = pg_sys::GetTopTransactionIdIfAny() != pg_sys::InvalidTransactionId;
-        Some(SnapshotView {
-            writer: if wrote { (*pg_sys::MyProc).lxid } else { 0 },
-            curcid: (*snap).curcid,
-            xmin: (*snap).xmin.into_inner(),
-            xmax: (*snap).xmax.into_inner(),
-            xip: ids((*snap).xip, (*snap).xcnt as i32),
-            subxip: ids((*snap).subxip, (*snap).subxcnt),
-            suboverflowed: (*snap).suboverflowed,
-        })
-    }
-}
-
 impl SnapshotKey {
-    fn of(view: &SnapshotView<'_>) -> SnapshotKey {
-        let ids = |xs: &[pg_sys::TransactionId]| xs.iter().map(|x| x.into_inner()).collect();
-        SnapshotKey {
-            writer: view.writer,
-            curcid: view.curcid,
-            xmin: view.xmin,
-            xmax: view.xmax,
-            xip: ids(view.xip),
-            subxip: ids(view.subxip),
-            suboverflowed: view.suboverflowed,
+    /// The active MVCC snapshot's key, if there is one.
+    fn active() -> Option<SnapshotKey> {
+        // SAFETY: backend globals; GetActiveSnapshot is only called when a
+        // snapshot is active, and its arrays hold xcnt / subxcnt ids.
+        unsafe {
+            if !pg_sys::ActiveSnapshotSet() {
+                return None;
+            }
+            let snap = pg_sys::GetActiveSnapshot();
+            if snap.is_null() || (*snap).snapshot_type != pg_sys::SnapshotType::SNAPSHOT_MVCC {
+                return None;
+            }
+            let ids = |p: *mut pg_sys::TransactionId, n: i32| -> Vec<u32> {
+                if p.is_null() || n <= 0 {
+                    Vec::new()
+                } else {
+                    std::slice::from_raw_parts(p, n as usize)
+                        .iter()
+                        .map(|x| x.into_inner())
+                        .collect()
+                }
+            };
+            let wrote = pg_sys::GetTopTransactionIdIfAny() != pg_sys::InvalidTransactionId;
+            Some(SnapshotKey {
+                writer: if wrote { (*pg_sys::MyProc).lxid } else { 0 },
+                curcid: (*snap).curcid,
+                xmin: (*snap).xmin.into_inner(),
+                xmax: (*snap).xmax.into_inner(),
+                xip: ids((*snap).xip, (*snap).xcnt as i32),
+                subxip: ids((*snap).subxip, (*snap).subxcnt),
+                suboverflowed: (*snap).suboverflowed,
+            })
         }
     }
-
-    fn is(&self, view: &SnapshotView<'_>) -> bool {
-        let same = |mine: &[u32], theirs: &[pg_sys::TransactionId]| {
-            mine.len() == theirs.len() && mine.iter().zip(theirs).all(|(a, b)| *a == b.into_inner())
-        };
-        self.writer == view.writer
-            && self.curcid == view.curcid
-            && self.xmin == view.xmin
-            && self.xmax == view.xmax
-            && self.suboverflowed == view.suboverflowed
-            && same(&self.xip, view.xip)
-            && same(&self.subxip, view.subxip)
-    }
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum Question {
-    /// The user a session's outer role is mapped to (by db_role).
-    MappedUser(u32),
-    Active(Option<i64>),
-    Bypass(Option<i64>, i32),
-    RulesReaching(Option<i64>),
-    VisibleOwners(Option<i64>, u32, i32),
-    /// Shares expire: the answer holds for one statement time.
-    SharedRecords(Option<i64>, u32, i32, i64),
-    ActionAllowed(Option<i64>, u32, String),
+/// What one snapshot sees that is not part of the model generation.
+struct SnapshotFacts {
+    key: SnapshotKey,
+    generation: i64,
+    /// The user a login role is mapped to by `db_role` (pg_roles names
+    /// can change without a model change).
+    mapped: HashMap<u32, Option<i64>>,
 }
 
-#[derive(Clone)]
-enum Answer {
-    User(Option<i64>),
-    Bool(bool),
-    Ids(Vec<i64>),
-    Keys(Vec<String>),
+/// The shared records of a user at a level, and until when they hold.
+struct Shares {
+    keys: Rc<Vec<String>>,
+    /// The next expiry among the user's shares of the table (a timestamp
+    /// as PostgreSQL stores it), if any.
+    until: Option<i64>,
 }
+
+/// What one user's policies ask, remembered for one model generation.
+#[derive(Default)]
+struct UserSets {
+    active: Option<bool>,
+    bypass: HashMap<i32, bool>,
+    rules: Option<Rc<Vec<i64>>>,
+    owners: HashMap<(u32, i32), Rc<HashSet<i64>>>,
+    shares: HashMap<(u32, i32), Shares>,
+    allowed: HashMap<(u32, String), bool>,
+}
+
+/// Beyond this many users in one generation, start afresh (an application
+/// acting for many users in turn must not grow a backend without bound).
+const MAX_USERS: usize = 1024;
 
 struct Memory {
-    key: Option<SnapshotKey>,
-    answers: HashMap<Question, Answer>,
+    snapshot: Option<SnapshotFacts>,
+    generation: i64,
+    users: HashMap<Option<i64>, UserSets>,
+    /// The extension owner's role, as whom the sets are computed.
+    owner: Option<pg_sys::Oid>,
 }
 
 thread_local! {
-    static MEMORY: RefCell<Memory> = RefCell::new(Memory { key: None, answers: HashMap::new() });
-}
-
-/// Forgets every remembered answer.
-pub fn forget() {
-    MEMORY.with(|m| {
-        let mut m = m.borrow_mut();
-        m.key = None;
-        m.answers.clear();
+    static MEMORY: RefCell<Memory> = RefCell::new(Memory {
+        snapshot: None,
+        generation: i64::MIN,
+        users: HashMap::new(),
+        owner: None,
     });
 }
 
-/// `use` of the remembered answer to `q` for the active snapshot, if there
-/// is one; nothing is copied or allocated.
-fn peek<R>(q: &Question, use_: impl FnOnce(&Answer) -> R) -> Option<R> {
-    let view = active_snapshot()?;
-    MEMORY.with(|m| {
-        let m = m.borrow();
-        match &m.key {
-            Some(key) if key.is(&view) => m.answers.get(q).map(use_),
-            _ => None,
+/// Runs `f` as the extension's owner (like SECURITY DEFINER without its
+/// per-call setting save and restore), restoring the caller afterwards,
+/// also when `f` raises an error.
+fn as_owner<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(pg_sys::Oid, i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores what GetUserIdAndSecContext returned.
+            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
         }
-    })
-}
-
-/// The remembered answer to `q` for the active snapshot, or `compute`'s
-/// (remembered for the next time).
-fn remembered(q: Question, compute: impl FnOnce() -> Answer) -> Answer {
-    if let Some(a) = peek(&q, Answer::clone) {
-        return a;
     }
-    let a = compute();
-    // (Viewed after computing: the query that computed it ran in, and
-    // left, the same active snapshot.)
-    let Some(view) = active_snapshot() else {
-        return a;
-    };
-    MEMORY.with(|m| {
-        let mut m = m.borrow_mut();
-        if !m.key.as_ref().is_some_and(|key| key.is(&view)) {
-            m.key = Some(SnapshotKey::of(&view));
-            m.answers.clear();
-        }
-        m.answers.insert(q, a.clone());
-    });
-    a
-}
-
-/// The user a role is mapped to by `db_role`, remembered like the rest.
-pub fn mapped_user(role: pg_sys::Oid) -> Option<i64> {
-    let answer = remembered(Question::MappedUser(role.into()), || {
-        Answer::User(
-            query_one_in_snapshot::<i64>(
-                "SELECT id FROM sharing.users \
-                  WHERE db_role OPERATOR(pg_catalog.=) \
-                        (SELECT rolname FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1)",
-                &[role.into()],
-            )
-            .or_raise(),
+    let owner = MEMORY.with(|m| m.borrow().owner).unwrap_or_else(|| {
+        let owner = query_one_in_snapshot::<pg_sys::Oid>(
+            "SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname OPERATOR(pg_catalog.=) 'sharing'",
+            &[],
         )
+        .or_raise()
+        .unwrap_or_else(|| crate::error::SharingError::Internal("schema sharing not found".into()).raise());
+        MEMORY.with(|m| m.borrow_mut().owner = Some(owner));
+        owner
     });
-    match answer {
-        Answer::User(u) => u,
-        _ => unreachable!("MappedUser answers with a user"),
+    let (mut user, mut context) = (pg_sys::InvalidOid, 0i32);
+    // SAFETY: reads and sets backend globals, as fmgr_security_definer does.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        );
     }
+    let _restore = Restore(user, context);
+    f()
 }
 
-fn me() -> Option<i64> {
-    crate::identity::current_user_id()
-}
-
-/// The remembered answer to `q`, else the first column of `sql`'s first
-/// row (the type's default when there is none).
-fn ask<T: pgrx::FromDatum + Default>(
-    q: Question,
-    sql: &str,
-    args: &[pgrx::datum::DatumWithOid<'_>],
-    wrap: fn(T) -> Answer,
-    unwrap: fn(Answer) -> Option<T>,
-) -> T {
-    let answer = remembered(q, || wrap(query_one_in_snapshot::<T>(sql, args).or_raise().unwrap_or_default()));
-    unwrap(answer).expect("each kind of question has its own kind of answer")
-}
-
-fn ask_bool(q: Question, sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> bool {
-    ask(q, sql, args, Answer::Bool, |a| match a {
-        Answer::Bool(b) => Some(b),
-        _ => None,
-    })
-}
-
-fn ask_ids(q: Question, sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Vec<i64> {
-    ask(q, sql, args, Answer::Ids, |a| match a {
-        Answer::Ids(ids) => Some(ids),
-        _ => None,
-    })
-}
-
-#[pg_extern(stable, parallel_restricted, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn _is_active() -> bool {
-    let uid = me();
-    ask_bool(Question::Active(uid), "SELECT sharing._active_user($1)", &[uid.into()])
-}
-
-#[pg_extern(stable, parallel_restricted, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn _bypass(min_level: i32) -> bool {
-    let uid = me();
-    ask_bool(
-        Question::Bypass(uid, min_level),
-        "SELECT sharing._bypass_of($1, $2)",
-        &[uid.into(), min_level.into()],
-    )
-}
-
-#[pg_extern(stable, parallel_restricted, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn _rule_reaches_me(rid: i64) -> bool {
-    let uid = me();
-    // All the rules reaching the user, asked once: a table's policy has an
-    // arm per criteria rule.
-    ask_ids(Question::RulesReaching(uid), "SELECT sharing._rules_reaching_of($1)", &[uid.into()])
-        .binary_search(&rid)
-        .is_ok()
-}
-
-/// The gate of a policy arm for the current user: `kind` 1 is view_all /
-/// modify_all at access level `arg` (as `_bypass`), 2 is "criteria rule
-/// `arg` reaches me" (as `_rule_reaches_me`). The arms' key bounds call it
-/// once per row they test, so it is neither SECURITY DEFINER nor has a SET
-/// clause (their per-call cost, a GUC save and restore, would dominate): it
-/// answers from the remembered answers and, the first time in a snapshot,
-/// asks the SECURITY DEFINER function, which remembers its answer.
-#[pg_extern(stable, parallel_restricted)]
-fn _gate(kind: i32, arg: i64) -> bool {
-    let uid = me();
-    let (known, ask) = match kind {
-        1 => (
-            peek(&Question::Bypass(uid, arg as i32), |a| matches!(a, Answer::Bool(true))),
-            "SELECT sharing._bypass($1::integer)",
-        ),
-        2 => (
-            peek(&Question::RulesReaching(uid), |a| {
-                matches!(a, Answer::Ids(ids) if ids.binary_search(&arg).is_ok())
-            }),
-            "SELECT sharing._rule_reaches_me($1)",
-        ),
-        _ => crate::error::SharingError::InvalidArgument(format!("unknown gate kind {kind}"))
-            .raise(),
-    };
-    known.unwrap_or_else(|| query_one_in_snapshot::<bool>(ask, &[arg.into()]).or_raise().unwrap_or(false))
-}
-
-#[pg_extern(sql = r#"
-CREATE FUNCTION sharing._action_allowed(target regclass, action text) RETURNS boolean
-LANGUAGE c STABLE STRICT PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', '_action_allowed_wrapper';
-"#)]
-fn _action_allowed(target: pg_sys::Oid, action: &str) -> bool {
-    let uid = me();
-    ask_bool(
-        Question::ActionAllowed(uid, target.into(), action.to_owned()),
-        "SELECT sharing._action_allowed_of($1, $2::regclass, $3)",
-        &[uid.into(), target.into(), action.into()],
-    )
-}
-
-#[pg_extern(sql = r#"
-CREATE FUNCTION sharing._visible_owners(target regclass, min_level integer) RETURNS bigint[]
-LANGUAGE c STABLE STRICT PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', '_visible_owners_wrapper';
-"#)]
-fn _visible_owners(target: pg_sys::Oid, min_level: i32) -> Vec<i64> {
-    let uid = me();
-    ask_ids(
-        Question::VisibleOwners(uid, target.into(), min_level),
-        "SELECT sharing._visible_owners_of($1, $2::regclass, $3)",
-        &[uid.into(), target.into(), min_level.into()],
-    )
-}
-
-#[pg_extern(sql = r#"
-CREATE FUNCTION sharing._shared_records(target regclass, min_level integer) RETURNS text[]
-LANGUAGE c STABLE STRICT PARALLEL RESTRICTED SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', '_shared_records_wrapper';
-"#)]
-fn _shared_records(target: pg_sys::Oid, min_level: i32) -> Vec<String> {
-    let uid = me();
-    // SAFETY: reads a backend global.
-    let now = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
-    ask(
-        Question::SharedRecords(uid, target.into(), min_level, now),
-        "SELECT sharing._shared_records_of($1, $2::regclass, $3)",
-        &[uid.into(), target.into(), min_level.into()],
-        Answer::Keys,
-        |a| match a {
-            Answer::Keys(keys) => Some(keys),
-            _ => None,
-        },
-    )
+/// Forgets the snapshot's facts: a savepoint rolled back can leave the next
+/// snapshot with the same key (no command id was used since) but without
+/// the rolled-back writes, among them a moved model generation.
+/// (What call sites remember is made again too.)
+fn forget_snapshot() {
+    MEMORY.with(|m| m.borrow_mut().snapshot = None);
+    crate::identity::invalidate();
 }
 
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     use pg_sys::XactEvent::*;
-    // Answers made in a transaction that wrote are keyed by it and useless
-    // afterwards; an aborted one's must never be reused.
-    // SAFETY: reads backend globals during the transaction's end.
-    let wrote = unsafe { pg_sys::GetTopTransactionIdIfAny() != pg_sys::InvalidTransactionId };
-    if wrote || matches!(event, XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT) {
-        forget();
+    if matches!(event, XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT) {
+        forget_snapshot();
     }
 }
 
@@ -371,16 +192,260 @@ unsafe extern "C-unwind" fn on_subxact(
     _arg: *mut std::ffi::c_void,
 ) {
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
-        forget();
+        forget_snapshot();
     }
 }
 
-/// Installs the callbacks that forget at transaction end and when a
-/// savepoint is rolled back; called once from `_PG_init`.
+/// Installs the callbacks that forget the snapshot's facts when a
+/// (sub)transaction aborts; called once from `_PG_init`.
 pub fn init() {
     // SAFETY: process-lifetime callbacks, static functions, no argument.
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
     }
+}
+
+/// The snapshot's facts, read once per snapshot.
+fn with_snapshot<R>(f: impl FnOnce(&mut SnapshotFacts) -> R) -> R {
+    let key = SnapshotKey::active();
+    let fresh = MEMORY.with(|m| {
+        let m = m.borrow();
+        !matches!((&m.snapshot, &key), (Some(s), Some(k)) if s.key == *k)
+    });
+    if fresh {
+        let generation = as_owner(|| {
+            query_one_in_snapshot::<i64>("SELECT generation FROM sharing._model_generation", &[])
+                .or_raise()
+        })
+        .unwrap_or(0);
+        let facts = SnapshotFacts {
+            key: key.clone().unwrap_or(SnapshotKey {
+                writer: 0,
+                curcid: 0,
+                xmin: 0,
+                xmax: 0,
+                xip: Vec::new(),
+                subxip: Vec::new(),
+                suboverflowed: false,
+            }),
+            generation,
+            mapped: HashMap::new(),
+        };
+        if key.is_none() {
+            // No snapshot to key it by: answer, remember nothing.
+            let mut facts = facts;
+            return f(&mut facts);
+        }
+        MEMORY.with(|m| m.borrow_mut().snapshot = Some(facts));
+    }
+    MEMORY.with(|m| f(m.borrow_mut().snapshot.as_mut().expect("set above")))
+}
+
+/// The model generation the active snapshot sees.
+fn generation() -> i64 {
+    with_snapshot(|s| s.generation)
+}
+
+/// The user a role is mapped to by `db_role`, remembered per snapshot.
+pub fn mapped_user(role: pg_sys::Oid) -> Option<i64> {
+    if let Some(known) = with_snapshot(|s| s.mapped.get(&role.to_u32()).copied()) {
+        return known;
+    }
+    let user = as_owner(|| {
+        query_one_in_snapshot::<i64>(
+            "SELECT id FROM sharing.users \
+              WHERE db_role OPERATOR(pg_catalog.=) \
+                    (SELECT rolname FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1)",
+            &[role.into()],
+        )
+        .or_raise()
+    });
+    with_snapshot(|s| s.mapped.insert(role.to_u32(), user));
+    user
+}
+
+/// `f` over the current user's remembered sets for the generation the
+/// snapshot sees (empty when the generation moved).
+fn with_sets<R>(f: impl FnOnce(Option<i64>, &mut UserSets) -> R) -> R {
+    let uid = crate::identity::current_user_id();
+    let generation = generation();
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.generation != generation || (m.users.len() >= MAX_USERS && !m.users.contains_key(&uid))
+        {
+            m.generation = generation;
+            m.users.clear();
+        }
+        f(uid, m.users.entry(uid).or_default())
+    })
+}
+
+/// The remembered answer picked by `get`, or the one `compute` makes for
+/// the user (computed outside the memory's borrow: it runs queries).
+fn answer<T: Clone>(
+    get: impl Fn(&mut UserSets) -> Option<T>,
+    compute: impl FnOnce(Option<i64>) -> T,
+    put: impl FnOnce(&mut UserSets, T),
+) -> T {
+    let (uid, known) = with_sets(|uid, sets| (uid, get(sets)));
+    if let Some(known) = known {
+        return known;
+    }
+    let value = as_owner(|| compute(uid));
+    let stored = value.clone();
+    with_sets(|_, sets| put(sets, stored));
+    value
+}
+
+fn ask<T: pgrx::FromDatum + Default>(sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> T {
+    query_one_in_snapshot::<T>(sql, args)
+        .or_raise()
+        .unwrap_or_default()
+}
+
+/// Is the current user an active user.
+pub fn active() -> bool {
+    answer(
+        |s| s.active,
+        |uid| ask("SELECT sharing._active_user($1)", &[uid.into()]),
+        |s, v| s.active = Some(v),
+    )
+}
+
+/// Does the current user's profile grant every record at `level`
+/// (view_all for reading, modify_all for every level).
+pub fn bypass(level: i32) -> bool {
+    answer(
+        |s| s.bypass.get(&level).copied(),
+        |uid| {
+            ask(
+                "SELECT sharing._bypass_of($1, $2)",
+                &[uid.into(), level.into()],
+            )
+        },
+        |s, v| {
+            s.bypass.insert(level, v);
+        },
+    )
+}
+
+/// The active criteria and owner rules that reach the current user, sorted.
+fn rules() -> Rc<Vec<i64>> {
+    answer(
+        |s| s.rules.clone(),
+        |uid| {
+            Rc::new(ask::<Vec<i64>>(
+                "SELECT sharing._rules_reaching_of($1)",
+                &[uid.into()],
+            ))
+        },
+        |s, v| s.rules = Some(v),
+    )
+}
+
+/// Does rule `rid` reach the current user.
+pub fn rule_reaches(rid: i64) -> bool {
+    rules().binary_search(&rid).is_ok()
+}
+
+/// Does the current user's profile allow `action` on `target`.
+pub fn action_allowed(target: pg_sys::Oid, action: &str) -> bool {
+    let key = (target.to_u32(), action.to_owned());
+    answer(
+        |s| s.allowed.get(&key).copied(),
+        |uid| {
+            ask(
+                "SELECT sharing._action_allowed_of($1, $2::regclass, $3)",
+                &[uid.into(), target.into(), action.into()],
+            )
+        },
+        |s, v| {
+            s.allowed.insert(key.clone(), v);
+        },
+    )
+}
+
+/// The owners whose records in `target` the current user reaches at `level`.
+pub fn owners(target: pg_sys::Oid, level: i32) -> Rc<HashSet<i64>> {
+    let key = (target.to_u32(), level);
+    answer(
+        |s| s.owners.get(&key).cloned(),
+        |uid| {
+            Rc::new(
+                ask::<Vec<i64>>(
+                    "SELECT sharing._visible_owners_of($1, $2::regclass, $3)",
+                    &[uid.into(), target.into(), level.into()],
+                )
+                .into_iter()
+                .collect(),
+            )
+        },
+        |s, v| {
+            s.owners.insert(key, v);
+        },
+    )
+}
+
+/// The keys (as text, in the key type's canonical form) of the records of
+/// `target` shared with the current user at `level` or more, now.
+pub fn shared(target: pg_sys::Oid, level: i32) -> Rc<Vec<String>> {
+    let key = (target.to_u32(), level);
+    // SAFETY: reads a backend global.
+    let now = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
+    answer(
+        |s| {
+            s.shares
+                .get(&key)
+                .filter(|sh| sh.until.is_none_or(|until| now < until))
+                .map(|sh| (sh.keys.clone(), sh.until))
+        },
+        |uid| {
+            let keys: Vec<String> = ask(
+                "SELECT sharing._shared_records_of($1, $2::regclass, $3)",
+                &[uid.into(), target.into(), level.into()],
+            );
+            let until = query_one_in_snapshot::<pgrx::datum::TimestampWithTimeZone>(
+                "SELECT sharing._next_share_expiry_of($1, $2::regclass)",
+                &[uid.into(), target.into()],
+            )
+            .or_raise()
+            .map(|t| t.into_inner());
+            (Rc::new(keys), until)
+        },
+        |s, (keys, until)| {
+            s.shares.insert(key, Shares { keys, until });
+        },
+    )
+    .0
+}
+
+/// The sorted owners of [`owners`], as an array for SQL.
+fn sorted(set: &HashSet<i64>) -> Vec<i64> {
+    let mut v: Vec<i64> = set.iter().copied().collect();
+    v.sort_unstable();
+    v
+}
+
+// --------------------------------------------- the current user's sets
+// For the index conditions of the set tests (src/member.rs). They answer
+// for the current user only, so PUBLIC may call them. Not SECURITY
+// DEFINER: they switch to the owner only to compute.
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION sharing._visible_owners(target regclass, min_level integer) RETURNS bigint[]
+LANGUAGE c STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', '_visible_owners_wrapper';
+"#)]
+fn _visible_owners(target: pg_sys::Oid, min_level: i32) -> Vec<i64> {
+    sorted(&owners(target, min_level))
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION sharing._shared_records(target regclass, min_level integer) RETURNS text[]
+LANGUAGE c STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', '_shared_records_wrapper';
+"#)]
+fn _shared_records(target: pg_sys::Oid, min_level: i32) -> Vec<String> {
+    shared(target, min_level).as_ref().clone()
 }

@@ -5,10 +5,22 @@
 //!    `SET ROLE`; unaffected by SECURITY DEFINER);
 //! 3. else NULL.
 //!
-//! The acting user lives in backend memory, never in a setting a client can
-//! `SET`. It is cleared at commit, rollback and prepare; an `act_as` inside a
-//! savepoint that is rolled back is undone (the identity before the
-//! savepoint comes back), like `SET LOCAL`.
+//! The acting user is carried by the setting `sharing.identity`, so that
+//! PostgreSQL hands it to every backend that evaluates a query for this
+//! session: parallel workers restore the leader's settings before they run
+//! a plan. A setting is what a client can change, so this one is guarded:
+//!
+//! - it is superuser-only (`PGC_SUSET`): `SET`, `SET LOCAL`, `RESET`,
+//!   `set_config`, `ALTER ROLE … SET` and a function's `SET` clause by any
+//!   other role are refused by PostgreSQL itself;
+//! - its check hook refuses every value except the ones this module sets
+//!   (and a parallel worker restoring its leader's state), so not even a
+//!   superuser's `SET` or a configuration file can name a user;
+//! - `RESET ALL` leaves it alone, and `SHOW` is for superusers.
+//!
+//! `act_as` sets it like `SET LOCAL`: it ends with the transaction, and a
+//! savepoint rolled back undoes it. [`as_user`] sets it like a function's
+//! `SET` clause, for the duration of a check about another user.
 //!
 //! The SQL run here is called directly by any client, under the client's own
 //! `search_path`: every operator in it is schema-qualified
@@ -18,7 +30,11 @@
 use crate::catalog::query_one;
 use crate::error::{OrRaise, Result, SharingError};
 use pgrx::prelude::*;
-use std::cell::RefCell;
+use std::cell::Cell;
+use std::ffi::{c_char, c_void, CStr, CString};
+
+/// The name of the setting that carries the acting user.
+pub const SETTING: &str = "sharing.identity";
 
 /// Who the session acts as, when something set it: a user, or nobody (a
 /// check about a NULL user). Any bigint is a possible user id, so "nobody"
@@ -29,114 +45,175 @@ enum Acting {
     Nobody,
 }
 
-/// One `act_as` call: the subtransaction that made it and the identity it
-/// replaced, so a rolled-back savepoint can restore it.
-struct ActAs {
-    subxact: pg_sys::SubTransactionId,
-    previous: Option<Acting>,
-}
+impl Acting {
+    /// The setting's text: `u:<id>`, `-` for nobody; `""` is "not acting".
+    fn encode(acting: Option<Acting>) -> String {
+        match acting {
+            None => String::new(),
+            Some(Acting::Nobody) => "-".into(),
+            Some(Acting::User(id)) => format!("u:{id}"),
+        }
+    }
 
-struct Identity {
-    acting: Option<Acting>,
-    history: Vec<ActAs>,
+    fn decode(text: &str) -> Option<Option<Acting>> {
+        match text {
+            "" => Some(None),
+            "-" => Some(Some(Acting::Nobody)),
+            _ => text
+                .strip_prefix("u:")?
+                .parse()
+                .ok()
+                .map(|id| Some(Acting::User(id))),
+        }
+    }
 }
 
 thread_local! {
     // PostgreSQL backends are single-threaded; thread_local keeps Rust happy.
-    static IDENTITY: RefCell<Identity> = const { RefCell::new(Identity { acting: None, history: Vec::new() }) };
+    /// The setting's value as the assign hook last parsed it.
+    static ACTING: Cell<Option<Acting>> = const { Cell::new(None) };
+    /// Bumped by every change of the setting: what the policies remember
+    /// per call site is valid while this stays the same.
+    static EPOCH: Cell<u64> = const { Cell::new(0) };
+    /// True only while this module sets the setting.
+    static SETTING_IT: Cell<bool> = const { Cell::new(false) };
 }
 
-fn acting_user() -> Option<Acting> {
-    IDENTITY.with(|i| i.borrow().acting)
+/// The setting's storage, owned by PostgreSQL's GUC machinery.
+static mut VALUE: *mut c_char = std::ptr::null_mut();
+
+/// A number that changes whenever the identity may have changed (and when
+/// [`invalidate`] is called).
+pub fn epoch() -> u64 {
+    EPOCH.with(Cell::get)
 }
 
-fn clear() {
-    IDENTITY.with(|i| {
-        let mut i = i.borrow_mut();
-        i.acting = None;
-        i.history.clear();
-    });
+/// Moves [`epoch`]: what call sites remember is made again.
+pub fn invalidate() {
+    EPOCH.with(|e| e.set(e.get().wrapping_add(1)));
 }
 
-unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
-    use pg_sys::XactEvent::*;
-    if matches!(
-        event,
-        XACT_EVENT_COMMIT
-            | XACT_EVENT_ABORT
-            | XACT_EVENT_PREPARE
-            | XACT_EVENT_PARALLEL_COMMIT
-            | XACT_EVENT_PARALLEL_ABORT
-    ) {
-        clear();
-    }
-}
-
-unsafe extern "C-unwind" fn on_subxact(
-    event: pg_sys::SubXactEvent::Type,
-    my_subid: pg_sys::SubTransactionId,
-    parent_subid: pg_sys::SubTransactionId,
-    _arg: *mut std::ffi::c_void,
-) {
-    use pg_sys::SubXactEvent::*;
-    IDENTITY.with(|i| {
-        let mut i = i.borrow_mut();
-        match event {
-            SUBXACT_EVENT_ABORT_SUB => {
-                // Undo, newest first, every act_as made in the aborted savepoint.
-                while i.history.last().is_some_and(|h| h.subxact == my_subid) {
-                    let undone = i.history.pop().expect("checked above");
-                    i.acting = undone.previous;
-                }
-            }
-            SUBXACT_EVENT_COMMIT_SUB => {
-                for h in i.history.iter_mut().filter(|h| h.subxact == my_subid) {
-                    h.subxact = parent_subid;
-                }
-            }
-            _ => {}
+unsafe extern "C-unwind" fn check_identity(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: PostgreSQL passes a valid pointer to a (possibly NULL) string.
+    let text = unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            return true;
         }
-    });
+        CStr::from_ptr(*newval).to_str().unwrap_or("\u{0}")
+    };
+    // The boot value, and what PostgreSQL restores, are "not acting".
+    if text.is_empty() {
+        return true;
+    }
+    // SAFETY: a backend global.
+    let restoring_in_worker = unsafe { pg_sys::InitializingParallelWorker };
+    (SETTING_IT.with(Cell::get) || restoring_in_worker) && Acting::decode(text).is_some()
 }
 
-/// Installs the transaction callbacks; called once from `_PG_init`.
+unsafe extern "C-unwind" fn assign_identity(newval: *const c_char, _extra: *mut c_void) {
+    // SAFETY: a valid (possibly NULL) string, checked by check_identity.
+    let text = unsafe {
+        if newval.is_null() {
+            ""
+        } else {
+            CStr::from_ptr(newval).to_str().unwrap_or("")
+        }
+    };
+    ACTING.with(|a| a.set(Acting::decode(text).unwrap_or(None)));
+    invalidate();
+}
+
+/// Defines the setting; called once from `_PG_init`.
 pub fn init() {
-    // SAFETY: registering process-lifetime callbacks with static functions
-    // and no argument; PostgreSQL calls them on this backend's thread.
+    let name = CString::new(SETTING).expect("no NUL");
+    let short = c"The pg_sharing user this transaction acts as (set by sharing.act_as only).";
+    let flags = pg_sys::GUC_NO_SHOW_ALL
+        | pg_sys::GUC_NO_RESET_ALL
+        | pg_sys::GUC_NOT_IN_SAMPLE
+        | pg_sys::GUC_DISALLOW_IN_FILE
+        | pg_sys::GUC_DISALLOW_IN_AUTO_FILE
+        | pg_sys::GUC_SUPERUSER_ONLY;
+    // SAFETY: defines a process-lifetime setting whose storage is a static
+    // that only PostgreSQL's GUC code writes; the hooks are static.
     unsafe {
-        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+        pg_sys::DefineCustomStringVariable(
+            name.into_raw(),
+            short.as_ptr(),
+            std::ptr::null(),
+            &raw mut VALUE,
+            c"".as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            flags as i32,
+            Some(check_identity),
+            Some(assign_identity),
+            None,
+        );
     }
 }
 
-/// Runs `f` with the current user temporarily set to `uid`, restoring the
-/// previous identity afterwards, also when `f` raises an error.
-pub fn as_user<R>(uid: Option<i64>, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Acting>);
-    impl Drop for Restore {
+/// Sets the setting with PostgreSQL's `action` (LOCAL for act_as, SAVE
+/// inside a nesting level for as_user).
+fn set(acting: Option<Acting>, action: pg_sys::GucAction::Type) {
+    struct Done;
+    impl Drop for Done {
         fn drop(&mut self) {
-            let previous = self.0;
-            IDENTITY.with(|i| i.borrow_mut().acting = previous);
+            SETTING_IT.with(|s| s.set(false));
         }
     }
-    let _restore = Restore(acting_user());
-    let acting = uid.map_or(Acting::Nobody, Acting::User);
-    IDENTITY.with(|i| i.borrow_mut().acting = Some(acting));
-    f()
+    let name = CString::new(SETTING).expect("no NUL");
+    let value = CString::new(Acting::encode(acting)).expect("no NUL");
+    SETTING_IT.with(|s| s.set(true));
+    let _done = Done;
+    // SAFETY: sets a setting we defined, inside a transaction; errors are
+    // raised as PostgreSQL errors.
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            action,
+            true,
+            pgrx::PgLogLevel::ERROR as i32,
+            false,
+        );
+    }
+}
+
+/// Runs `f` with the current user temporarily set to `uid`, like a
+/// function's `SET` clause: parallel workers that `f`'s queries start see
+/// it too. The previous identity comes back when `f` returns; when `f`
+/// raises an error, the (sub)transaction's abort restores it, as it does
+/// for a `SET` clause.
+pub fn as_user<R>(uid: Option<i64>, f: impl FnOnce() -> R) -> R {
+    // SAFETY: opens a GUC nesting level, closed below (or by the abort).
+    let nest = unsafe { pg_sys::NewGUCNestLevel() };
+    set(
+        Some(uid.map_or(Acting::Nobody, Acting::User)),
+        pg_sys::GucAction::GUC_ACTION_SAVE,
+    );
+    let result = f();
+    // SAFETY: pops exactly the level opened above.
+    unsafe { pg_sys::AtEOXact_GUC(true, nest) };
+    result
 }
 
 /// The session's outer role: the login role, or the role set by `SET ROLE`,
 /// but not a SECURITY DEFINER function's owner.
-#[pg_extern(stable, parallel_restricted)]
+#[pg_extern(stable, parallel_safe)]
 fn _outer_role_oid() -> pg_sys::Oid {
     // SAFETY: reads a backend global; always valid inside a transaction.
     unsafe { pg_sys::GetOuterUserId() }
 }
 
 /// The pg_sharing user this session acts as, or NULL.
-#[pg_extern(stable, parallel_restricted)]
+#[pg_extern(stable, parallel_safe)]
 pub fn current_user_id() -> Option<i64> {
-    match acting_user() {
+    match ACTING.with(Cell::get) {
         Some(Acting::User(uid)) => return Some(uid),
         Some(Acting::Nobody) => return None,
         None => {}
@@ -181,14 +258,10 @@ fn act_as_checked(user_id: Option<i64>) -> Result<()> {
         }
         Some(true) => {}
     }
-    // SAFETY: we are inside a transaction (a function is executing).
-    let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
-    IDENTITY.with(|i| {
-        let mut i = i.borrow_mut();
-        let previous = i.acting;
-        i.history.push(ActAs { subxact, previous });
-        i.acting = Some(Acting::User(user_id));
-    });
+    set(
+        Some(Acting::User(user_id)),
+        pg_sys::GucAction::GUC_ACTION_LOCAL,
+    );
     Ok(())
 }
 

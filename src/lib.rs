@@ -7,13 +7,16 @@
 //! SQL that is better written as SQL lives in `sql/`:
 //! - `catalog.sql`: tables of the model, derived sets, audit log;
 //! - `organisation.sql`: admin gate, audit, derived-set upkeep, org functions;
-//! - `engine.sql`: the per-user sets the policies read, owner rules, shares;
+//! - `engine.sql`: the per-user sets the policies read, the model
+//!   generation, owner rules, shares;
 //! - `api.sql`: public wrappers over the Rust internals, explanations, grants;
 //! - `admin.sql`: rule lifecycle, the rule list, the doctor;
 //! - `config.sql`: export_config / apply_config (config as code);
-//! - the current user's context the policies read, remembered per snapshot:
-//!   `context.rs`;
-//! - the hashed owner test with its index condition: `member.rs`;
+//! - who the user is, carried to every backend by a guarded setting:
+//!   `identity.rs`;
+//! - the current user's sets, remembered per model generation: `context.rs`;
+//! - the per-row functions the policies call, with their planner support:
+//!   `member.rs`;
 //! - `privileges.sql`: what PUBLIC and sharing_admin may use (runs last).
 #![forbid(unsafe_op_in_unsafe_fn)]
 

@@ -464,7 +464,7 @@ fn _apply_policies(tbl: pg_sys::Oid) {
 }
 
 /// The policy statements the model generates for a protected table.
-#[pg_extern(stable, parallel_restricted)]
+#[pg_extern(stable, parallel_safe)]
 fn _policy_sql(tbl: pg_sys::Oid) -> String {
     let model = protected_model(tbl).or_raise();
     let mut out: Vec<String> = model
@@ -481,15 +481,34 @@ fn _policy_sql(tbl: pg_sys::Oid) -> String {
 /// strings), not as jsonb: pgrx would turn a number into an f64, losing
 /// digits or failing outright (1e400). `sharing._compile_criteria(oid,
 /// jsonb)` in api.sql is the jsonb front door.
-#[pg_extern(stable, parallel_restricted)]
+#[pg_extern(stable, parallel_safe)]
 fn _compile_criteria(tbl: pg_sys::Oid, criteria: &str) -> String {
     catalog::compile_criteria(tbl, &catalog::criteria_doc(criteria).or_raise())
         .or_raise()
         .describe()
 }
 
+/// A record id as the table's key type prints it ('01' → '1' for a bigint
+/// key, upper- to lower-case for a uuid), or NULL when it is no value of
+/// that type (so no record's id) or the table is not protected. Shares are
+/// filed under this form (core/src/key.rs).
+#[pg_extern(sql = r#"
+CREATE FUNCTION sharing._record_key(target regclass, record_id text) RETURNS text
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', '_record_key_wrapper';
+"#)]
+fn _record_key(target: Option<pg_sys::Oid>, record_id: Option<&str>) -> Option<String> {
+    let (target, record_id) = (target?, record_id?);
+    let key_type = query_one::<String>(
+        "SELECT pk_type FROM sharing.protected_tables WHERE tbl OPERATOR(pg_catalog.=) $1",
+        &[target.into()],
+    )
+    .or_raise()?;
+    pg_sharing_core::key::canonical(&key_type, record_id)
+}
+
 /// Whether a record with this key exists (RLS aside).
-#[pg_extern(stable, parallel_restricted)]
+#[pg_extern(stable, parallel_safe)]
 fn _record_exists(tbl: pg_sys::Oid, record_id: &str) -> bool {
     let model = protected_model(tbl).or_raise();
     query_one::<bool>(
@@ -507,7 +526,7 @@ fn _record_exists(tbl: pg_sys::Oid, record_id: &str) -> bool {
 
 /// The level (0..3) `user_id` has on a record, evaluated with the very
 /// predicates of the policies; 0 for an unknown record.
-#[pg_extern(stable, parallel_restricted)]
+#[pg_extern(stable, parallel_safe)]
 fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 {
     let model = protected_model(tbl).or_raise();
     let query = model.level_query();
@@ -520,7 +539,7 @@ fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 
 
 /// The ids of the active criteria rules of `tbl` whose criteria the record
 /// matches (whoever they reach).
-#[pg_extern(stable, parallel_restricted)]
+#[pg_extern(stable, parallel_safe)]
 fn _criteria_rules_matching(tbl: pg_sys::Oid, record_id: &str) -> Vec<i64> {
     let model = protected_model(tbl).or_raise();
     let pg_sharing_core::policy::Kind::Owned { criteria_rules, .. } = &model.kind else {

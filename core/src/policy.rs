@@ -7,10 +7,13 @@
 //! current user temporarily set to the user asked about; so the checks agree
 //! with what the policies enforce by construction.
 //!
-//! Everything that depends on the user is a `(SELECT sharing._fn(…))`
-//! sub-select that depends on nothing of the row: PostgreSQL runs it once per
-//! statement as an InitPlan, at execution time (never folded at plan time),
-//! and the comparison against the row's own column stays indexable.
+//! Everything that depends on the user is a plain call of a parallel-safe
+//! `sharing._fn(…)` with constant arguments (src/member.rs): no sub-selects,
+//! so every backend that evaluates the query — the leader, a parallel
+//! worker — answers it for the user `sharing.identity` names. Each call
+//! site remembers its answer for the statement, the planner is told (by
+//! the functions' support) how much each arm lets the planning user see,
+//! and the set tests stay answerable from the owner's and the key's index.
 
 use crate::access::{DefaultAccess, Level};
 use crate::sql::{quote_ident, quote_literal};
@@ -116,24 +119,20 @@ fn regclass(table: &str) -> String {
     format!("{}::regclass", quote_literal(table))
 }
 
-fn once(call: String) -> String {
-    format!("(SELECT {call})")
-}
-
 fn is_active() -> String {
-    once("sharing._is_active()".into())
+    "sharing._is_active()".into()
 }
 
 fn action_allowed(table: &str, action: Action) -> String {
-    once(format!(
+    format!(
         "sharing._action_allowed({}, {})",
         regclass(table),
         quote_literal(action.as_str())
-    ))
+    )
 }
 
 fn bypass(level: Level) -> String {
-    once(format!("sharing._bypass({})", level.rank()))
+    format!("sharing._bypass({})", level.rank())
 }
 
 /// The smallest value of a supported key type: `key >= floor` holds for
@@ -154,13 +153,19 @@ fn key_floor(pk_type: &str) -> Option<&'static str> {
 /// planning user (src/member.rs).
 fn owners_arm(table: &str, owner_column: &str, level: Level, row: &str) -> String {
     format!(
-        "sharing._member({row}{}, {}::bigint[], {}, {})",
+        "sharing._member({row}{}, {}, {})",
         quote_ident(owner_column),
-        once(format!(
-            "sharing._visible_owners({}, {})",
-            regclass(table),
-            level.rank()
-        )),
+        regclass(table),
+        level.rank()
+    )
+}
+
+/// "The record is shared with the current user at `level` or more":
+/// `sharing._shared`, hashed like `_member`, answerable from the key's index.
+fn shares_arm(table: &str, pk_column: &str, level: Level, row: &str) -> String {
+    format!(
+        "sharing._shared({row}{}, {}, {})",
+        quote_ident(pk_column),
         regclass(table),
         level.rank()
     )
@@ -169,18 +174,18 @@ fn owners_arm(table: &str, owner_column: &str, level: Level, row: &str) -> Strin
 /// What opens a gated arm for the current user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gate {
-    /// view_all / modify_all at an access level (arg: the level's rank).
-    Bypass,
-    /// A criteria rule reaches the user (arg: the rule's id).
-    Rule,
+    /// view_all / modify_all at an access level.
+    Bypass(Level),
+    /// A criteria rule (by id) reaches the user.
+    Rule(i64),
 }
 
 impl Gate {
-    /// The once-per-statement test of the gate, as a boolean expression.
-    fn test(self, arg: i64) -> String {
+    /// The test of the gate, as a boolean expression.
+    fn test(self) -> String {
         match self {
-            Gate::Bypass => format!("sharing._gate(1, {arg})"),
-            Gate::Rule => format!("sharing._gate(2, {arg})"),
+            Gate::Bypass(level) => bypass(level),
+            Gate::Rule(id) => format!("sharing._rule_reaches_me({id})"),
         }
     }
 }
@@ -189,11 +194,12 @@ impl TableModel {
     /// An arm that holds for the rows satisfying `condition` (or every row)
     /// when `gate` is open for the current user, and for no row otherwise:
     ///
-    /// `(SELECT gate) AND condition AND key >= CASE WHEN gate THEN floor END`
+    /// `gate AND condition AND key >= CASE WHEN gate THEN floor END`
     ///
-    /// - At execution the InitPlan `(SELECT gate)` comes first: for a user
-    ///   the gate does not let in, the arm costs one test of a parameter
-    ///   per row, and the condition is only evaluated when the gate is open.
+    /// - At execution the gate comes first: for a user the gate does not
+    ///   let in, the arm costs one remembered answer per row, and the
+    ///   condition is only evaluated when the gate is open. The planner
+    ///   prices the gate as all rows or none for the planning user.
     /// - The bound makes the arm answerable from the key's index (so a
     ///   BitmapOr over all arms stays possible): a gate-dependent range over
     ///   the whole key, empty (a NULL bound) when the gate is closed.
@@ -205,18 +211,18 @@ impl TableModel {
     ///   not read the whole key index to find the rule's rows. (One bound,
     ///   not two: PostgreSQL prices a contradictory two-sided range, as two
     ///   NULL bounds make, at a default 0.5% rather than at nothing.)
-    fn gated_arm(&self, gate: Gate, arg: i64, condition: Option<String>, row: &str) -> String {
+    fn gated_arm(&self, gate: Gate, condition: Option<String>, row: &str) -> String {
         let key = format!("{row}{}", quote_ident(&self.pk_column));
         let range = match key_floor(&self.pk_type) {
             Some(floor) => format!(
                 "{key} >= CASE WHEN {} THEN {}::{} END",
-                gate.test(arg),
+                gate.test(),
                 quote_literal(floor),
                 self.pk_type
             ),
             None => format!("{key} IS NOT NULL"),
         };
-        let mut parts = vec![once(gate.test(arg))];
+        let mut parts = vec![gate.test()];
         parts.extend(condition);
         parts.push(range);
         format!("({})", parts.join(" AND "))
@@ -244,22 +250,12 @@ impl TableModel {
                 if default_access.level() >= level {
                     return is_active();
                 }
-                grants.push(self.gated_arm(Gate::Bypass, level.rank().into(), None, row));
+                grants.push(self.gated_arm(Gate::Bypass(level), None, row));
                 grants.push(owners_arm(t, owner_column, level, row));
-                grants.push(format!(
-                    "{row}{} = ANY ({}::{}[])",
-                    quote_ident(&self.pk_column),
-                    once(format!(
-                        "sharing._shared_records({}, {})",
-                        regclass(t),
-                        level.rank()
-                    )),
-                    self.pk_type
-                ));
+                grants.push(shares_arm(t, &self.pk_column, level, row));
                 for rule in criteria_rules.iter().filter(|r| r.access >= level) {
                     grants.push(self.gated_arm(
-                        Gate::Rule,
-                        rule.id,
+                        Gate::Rule(rule.id),
                         Some(rule.condition.with_row(row)),
                         row,
                     ));
@@ -369,31 +365,27 @@ mod tests {
     }
 
     #[test]
-    fn private_read_predicate_uses_once_per_statement_sets() {
+    fn private_read_predicate_is_plain_calls_without_subselects() {
         let p = accounts(DefaultAccess::Private, vec![]).level_predicate(Level::Read, "a.");
         assert_eq!(
             p,
-            "((SELECT sharing._is_active()) AND (((SELECT sharing._gate(1, 1)) \
-             AND a.\"id\" >= CASE WHEN sharing._gate(1, 1) THEN '-9223372036854775808'::bigint END) OR \
-             sharing._member(a.\"owner_id\", (SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 1))::bigint[], '\"public\".\"accounts\"'::regclass, 1) OR \
-             a.\"id\" = ANY ((SELECT sharing._shared_records('\"public\".\"accounts\"'::regclass, 1))::bigint[])))"
+            "(sharing._is_active() AND ((sharing._bypass(1) \
+             AND a.\"id\" >= CASE WHEN sharing._bypass(1) THEN '-9223372036854775808'::bigint END) OR \
+             sharing._member(a.\"owner_id\", '\"public\".\"accounts\"'::regclass, 1) OR \
+             sharing._shared(a.\"id\", '\"public\".\"accounts\"'::regclass, 1)))"
         );
+        assert!(!p.contains("SELECT"));
     }
 
     #[test]
     fn default_access_short_circuits_only_up_to_its_level() {
         let t = accounts(DefaultAccess::PublicRead, vec![]);
-        assert_eq!(
-            t.level_predicate(Level::Read, ""),
-            "(SELECT sharing._is_active())"
-        );
-        assert!(t
-            .level_predicate(Level::ReadWrite, "")
-            .contains("_visible_owners"));
+        assert_eq!(t.level_predicate(Level::Read, ""), "sharing._is_active()");
+        assert!(t.level_predicate(Level::ReadWrite, "").contains("_member"));
         let t = accounts(DefaultAccess::PublicReadWriteDelete, vec![]);
         assert_eq!(
             t.level_predicate(Level::ReadWriteDelete, ""),
-            "(SELECT sharing._is_active())"
+            "sharing._is_active()"
         );
     }
 
@@ -407,21 +399,21 @@ mod tests {
         let t = accounts(DefaultAccess::Private, vec![rule]);
         let read = t.level_predicate(Level::Read, "x.");
         assert!(read.contains(
-            "((SELECT sharing._gate(2, 7)) AND (x.\"city\" = 'NY'::text) \
-             AND x.\"id\" >= CASE WHEN sharing._gate(2, 7) THEN '-9223372036854775808'::bigint END)"
+            "(sharing._rule_reaches_me(7) AND (x.\"city\" = 'NY'::text) \
+             AND x.\"id\" >= CASE WHEN sharing._rule_reaches_me(7) THEN '-9223372036854775808'::bigint END)"
         ));
         // A key type without a floor: the gate, the condition, a non-NULL key.
         let mut numeric = t.clone();
         numeric.pk_type = "numeric".into();
         assert!(numeric.level_predicate(Level::Read, "x.").contains(
-            "((SELECT sharing._gate(2, 7)) AND (x.\"city\" = 'NY'::text) AND x.\"id\" IS NOT NULL)"
+            "(sharing._rule_reaches_me(7) AND (x.\"city\" = 'NY'::text) AND x.\"id\" IS NOT NULL)"
         ));
         assert!(t
             .level_predicate(Level::ReadWrite, "")
-            .contains("_gate(2, 7)"));
+            .contains("_rule_reaches_me(7)"));
         assert!(!t
             .level_predicate(Level::ReadWriteDelete, "")
-            .contains("_gate(2, 7)"));
+            .contains("_rule_reaches_me(7)"));
     }
 
     #[test]
@@ -437,8 +429,10 @@ mod tests {
         };
         let del = child.level_predicate(Level::ReadWriteDelete, "n.");
         assert!(del.contains("EXISTS (SELECT 1 FROM \"public\".\"accounts\" AS _sharing_parent_1 WHERE _sharing_parent_1.\"id\" = n.\"account_id\""));
-        assert!(del.contains("_visible_owners('\"public\".\"accounts\"'::regclass, 2)"));
-        assert!(!del.contains("_visible_owners('\"public\".\"accounts\"'::regclass, 3)"));
+        assert!(del.contains(
+            "_member(_sharing_parent_1.\"owner_id\", '\"public\".\"accounts\"'::regclass, 2)"
+        ));
+        assert!(!del.contains("'\"public\".\"accounts\"'::regclass, 3)"));
         let policies = child.policies("\"public\".\"notes\"");
         assert_eq!(policies.len(), 4);
         assert!(policies[2].contains("'edit'"));
@@ -447,10 +441,11 @@ mod tests {
     #[test]
     fn insert_checks_the_new_owner_unless_everyone_has_full_access() {
         let private = accounts(DefaultAccess::PublicReadWrite, vec![]).insert_predicate("a.");
-        assert!(private.contains("sharing._member(a.\"owner_id\", (SELECT sharing._visible_owners('\"public\".\"accounts\"'::regclass, 3))::bigint[]"));
+        assert!(private
+            .contains("sharing._member(a.\"owner_id\", '\"public\".\"accounts\"'::regclass, 3)"));
         assert_eq!(
             accounts(DefaultAccess::PublicReadWriteDelete, vec![]).insert_predicate("a."),
-            "(SELECT sharing._is_active())"
+            "sharing._is_active()"
         );
     }
 

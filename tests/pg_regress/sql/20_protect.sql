@@ -71,8 +71,8 @@ SELECT policyname, permissive, roles, cmd FROM pg_policies WHERE tablename = 't2
 SELECT indexdef FROM pg_indexes WHERE tablename = 't20_base' ORDER BY indexname;
 -- The guard and share-cleanup triggers.
 SELECT tgname FROM pg_trigger WHERE tgrelid = 't20_base'::regclass AND NOT tgisinternal ORDER BY tgname;
--- policy_sql shows the generated policies: user-dependent sets as
--- once-per-statement sub-selects, the owner and key compared with ANY.
+-- policy_sql shows the generated policies: user-dependent parts as plain
+-- calls, the owner and the key tested against the user's sets.
 \a
 \t
 SELECT sharing.policy_sql('t20_base');

@@ -133,7 +133,7 @@ SELECT sharing.create_criteria_rule('t24', 'quotes', '{"conditions": [
     {"column": "city", "op": "contains", "value": "a\\b''c"}], "pattern": "1 OR 2"}', 'role', 'Reader', 'read') AS quotes_rule \gset
 \a
 \t
-SELECT replace(split_part(sharing.policy_sql('t24'), E'\n', 1), '_gate(2, ' || :quotes_rule || ')', '_gate(2, <rule id>)');
+SELECT replace(split_part(sharing.policy_sql('t24'), E'\n', 1), '_rule_reaches_me(' || :quotes_rule || ')', '_rule_reaches_me(<rule id>)');
 \a
 \t
 SET ROLE u24_ron;

@@ -1,7 +1,8 @@
--- Plans: the user-dependent sets are computed once per statement
--- (InitPlans) and the owner comparison stays indexable; nothing about the
--- user is fixed at plan time, so a prepared statement executed after the
--- identity changes shows the new user's rows.
+-- Plans: the user-dependent parts are plain calls (no InitPlans, no
+-- sub-selects) whose sets are computed once per statement, and the owner
+-- and key comparisons stay indexable; nothing about the user is fixed at
+-- plan time, so a prepared statement executed after the identity changes
+-- shows the new user's rows.
 BEGIN;
 -- pg_temp.try, pg_temp.reach, pg_temp.rows: tests/pg_regress/helpers.sql
 \set ECHO none
@@ -33,10 +34,11 @@ SELECT sharing.protect('t30');
 SELECT sharing.share_record('t30', '7', 'user', 'Ann', 'read');
 ANALYZE t30;
 
--- As a mapped user, with sequential scans off: the sets the policy needs
--- (is the user active, may the profile read, view_all, visible owners,
--- shared records) are InitPlans, evaluated once; the owner column is
--- searched through its index.
+-- As a mapped user, with sequential scans off: the facts and sets the
+-- policy needs (is the user active, may the profile read, view_all,
+-- visible owners, shared records) are plain calls; the owner column and
+-- the key are searched through their indexes, with the user's sets
+-- evaluated once per index scan.
 SET ROLE u30_ann;
 SET LOCAL enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM t30;
@@ -70,7 +72,7 @@ EXECUTE visible(3000);
 ROLLBACK TO SAVEPOINT as_user;
 SELECT sharing.act_as(8);
 EXECUTE visible(3000);
--- The generic plan keeps the sets as InitPlans.
+-- The generic plan keeps the sets as calls, evaluated at execution.
 EXPLAIN (COSTS OFF) EXECUTE visible(3000);
 ROLLBACK TO SAVEPOINT as_user;
 RESET ROLE;
