@@ -1,5 +1,7 @@
 -- What bench/bench.py needs besides the data: the naive setup (N), the
--- application role and the in-server timer. Run after bench/setup.sql.
+-- application role, the in-server timer, and for the application request
+-- (pgbench) the hand-written hierarchy RLS (H) and the (user, record) pairs.
+-- Run after bench/setup.sql.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 
@@ -106,3 +108,55 @@ BEGIN
     RETURN times;
 END
 $$;
+
+-- ------------------------------------------ H: hand-written hierarchy RLS
+-- The best a skilled DBA writes by hand for the role hierarchy alone (no
+-- rules, no shares): a closure table, materialised once, of the owners each
+-- user sees (themselves and the users of the roles below theirs), read once
+-- per statement for the user the request names in app.user_id. Computed
+-- from sharing.roles and sharing.users, as bench/setup.sql made them.
+CREATE SCHEMA hand;
+CREATE TABLE hand.visible (user_id bigint PRIMARY KEY, owners bigint[] NOT NULL);
+INSERT INTO hand.visible
+WITH RECURSIVE below (ancestor_id, descendant_id) AS (
+        SELECT parent_id, id FROM sharing.roles WHERE parent_id IS NOT NULL
+        UNION ALL
+        SELECT r.parent_id, b.descendant_id FROM below b JOIN sharing.roles r ON r.id = b.ancestor_id
+         WHERE r.parent_id IS NOT NULL)
+SELECT u.id, array(SELECT u.id
+                   UNION
+                   SELECT v.id FROM below b JOIN sharing.users v ON v.role_id = b.descendant_id
+                    WHERE b.ancestor_id = u.role_id)
+  FROM sharing.users u WHERE u.active;
+CREATE FUNCTION hand.visible_owners() RETURNS bigint[]
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce((SELECT owners FROM hand.visible
+                      WHERE user_id = nullif(current_setting('app.user_id', true), '')::bigint), '{}')
+$$;
+-- A copy of accounts (same rows, same indexes: id, owner_id, updated_at).
+CREATE TABLE accounts_hand (LIKE accounts INCLUDING ALL);
+INSERT INTO accounts_hand SELECT * FROM accounts_naive;
+ALTER TABLE accounts_hand ENABLE ROW LEVEL SECURITY;
+CREATE POLICY hand_owners ON accounts_hand
+    USING (owner_id = ANY ((SELECT hand.visible_owners())::bigint[]));
+-- Its login: no superuser, no BYPASSRLS, owns nothing.
+CREATE ROLE bench_hand LOGIN;
+GRANT USAGE ON SCHEMA hand TO bench_hand;
+GRANT SELECT ON hand.visible TO bench_hand;
+GRANT SELECT, UPDATE ON accounts_hand TO bench_hand;
+
+-- ------------------------------------------ the application request's pairs
+-- One (user, record) pair per user who owns a record and may edit: the
+-- user and the first record they own, numbered 1..N for pgbench to pick at
+-- random. light_agent users may not edit (bench/setup.sql), so are left out.
+CREATE TABLE bench_pairs (n bigint PRIMARY KEY, uid bigint NOT NULL, id bigint NOT NULL);
+INSERT INTO bench_pairs
+SELECT row_number() OVER (ORDER BY uid), uid, id
+  FROM (SELECT DISTINCT ON (a.owner_id) a.owner_id AS uid, a.id
+          FROM accounts_naive a
+          JOIN sharing.users u ON u.id = a.owner_id AND u.active
+          JOIN sharing.profiles p ON p.id = u.profile_id AND p.name <> 'light_agent'
+         ORDER BY a.owner_id, a.id) own;
+GRANT SELECT ON bench_pairs TO bench_app, bench_hand;
+ANALYZE hand.visible, accounts_hand, bench_pairs;

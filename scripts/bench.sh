@@ -1,39 +1,58 @@
 #!/usr/bin/env bash
 # The benchmark: pg_sharing (P) against the limit (L: a plain table holding
-# exactly the user's rows), hand-written RLS (N) and the unprotected table
+# exactly the user's rows), the oracle filter (O: the whole unprotected table
+# with the user's visibility written out as constants in the WHERE clause,
+# checked to return P's rows), hand-written RLS (N) and the unprotected table
 # (U), side by side in one run, for users who see from ~0.01% to ~40% of
-# the rows (bench/bench.py explains the setups and queries).
+# the rows; then an application request (act for a random user, read one of
+# their records, list their 20 latest, update the record) with pgbench
+# -M prepared, 8 clients, interleaved rounds: P against the unprotected table
+# (U) and hand-written RLS for the role hierarchy alone (H). bench/bench.py
+# explains the setups and queries.
 # Sets up what is missing, builds the extension in release mode, starts its
-# own throwaway cluster with the settings it prints, generates the data
-# (deterministic by seed), prints a markdown table and writes the results as
-# JSON under .run/bench/.
+# own throwaway cluster with the settings it prints (parallel query at
+# PostgreSQL's defaults), generates the data (deterministic by seed), prints
+# a markdown table and writes the results as JSON under .run/bench/.
 #
-#   scripts/bench.sh                 1,000,000 accounts (about 10 minutes)
-#   scripts/bench.sh --rows 100000   or 4000000
-#   scripts/bench.sh --repeat 15     runs per figure (median and p95)
+#   scripts/bench.sh                      1,000,000 accounts (about 12 minutes)
+#   scripts/bench.sh --rows 100000        or 4000000
+#   scripts/bench.sh --repeat 15          runs per figure (median and p95)
+#   scripts/bench.sh --pgbench-seconds 10 per round of the application request
+#   scripts/bench.sh --pgbench-rounds 3   rounds per setup (median of tps)
+#   scripts/bench.sh --skip-pgbench       without the application request
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROWS=1000000
 REPEAT=15
+PGBENCH_SECONDS=10
+PGBENCH_ROUNDS=3
+PGBENCH_ARGS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --rows) ROWS="$2"; shift 2 ;;
         --repeat) REPEAT="$2"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --pgbench-seconds) PGBENCH_SECONDS="$2"; shift 2 ;;
+        --pgbench-rounds) PGBENCH_ROUNDS="$2"; shift 2 ;;
+        --skip-pgbench) PGBENCH_ARGS+=(--skip-pgbench); shift ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
 done
 case "$ROWS" in ''|*[!0-9]*) die "--rows takes a number of rows, e.g. 100000, 1000000 or 4000000, not \"$ROWS\"" ;; esac
 [ "$ROWS" -ge 10000 ] || die "--rows must be at least 10000 (got $ROWS)"
+case "$PGBENCH_SECONDS" in ''|*[!0-9]*|0) die "--pgbench-seconds takes a number of seconds, not \"$PGBENCH_SECONDS\"" ;; esac
+case "$PGBENCH_ROUNDS" in ''|*[!0-9]*|0) die "--pgbench-rounds takes a number of rounds, not \"$PGBENCH_ROUNDS\"" ;; esac
 
 ensure_prereqs
 ensure_venv
 install_extension --release
 
-# Settings for a 2-core, 24 GiB machine; printed with the results.
+# Settings for a 2-core, 24 GiB machine; printed with the results. Parallel
+# query stays at PostgreSQL's defaults (max_parallel_workers_per_gather=2),
+# written out here so that the results say so.
 SETTINGS=(shared_buffers=2GB effective_cache_size=8GB work_mem=64MB maintenance_work_mem=1GB
           random_page_cost=1.1 jit=off max_wal_size=8GB checkpoint_timeout=30min
-          synchronous_commit=off)
+          synchronous_commit=off max_parallel_workers_per_gather=2)
 start_cluster "bench-$$" "${SETTINGS[@]}"
 trap 'stop_cluster; rm -rf "$CLUSTER_DIR"' EXIT
 log "server settings: ${SETTINGS[*]} (fsync=off)"
@@ -44,6 +63,8 @@ mkdir -p "$OUT_DIR"
 OUT="$OUT_DIR/bench-$ROWS-$(date -u +%Y%m%dT%H%M%SZ).json"
 START=$(date +%s)
 "$VENV/bin/python" "$ROOT/bench/bench.py" --dsn "host=$PGHOST port=$PGPORT user=postgres dbname=bench" \
-    --rows "$ROWS" --repeat "$REPEAT" --out "$OUT" --settings "${SETTINGS[*]} fsync=off"
+    --rows "$ROWS" --repeat "$REPEAT" --out "$OUT" --settings "${SETTINGS[*]} fsync=off" \
+    --pgbench "$PG_BIN/pgbench" --pgbench-seconds "$PGBENCH_SECONDS" --pgbench-rounds "$PGBENCH_ROUNDS" \
+    ${PGBENCH_ARGS[@]+"${PGBENCH_ARGS[@]}"}
 cp "$OUT" "$OUT_DIR/latest.json"
 log "benchmark finished in $(( $(date +%s) - START ))s"
