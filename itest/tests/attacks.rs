@@ -86,7 +86,10 @@ fn set_role_and_session_authorization_need_membership() {
     let (ann, eve) = (&people[0], &people[2]);
     let mut c = db.connect_as(eve);
     // Not a member of Ann's role: every way of becoming her is 42501.
-    assert_eq!(sqlstate(c.batch_execute(&format!("SET ROLE {ann}"))), "42501");
+    assert_eq!(
+        sqlstate(c.batch_execute(&format!("SET ROLE {ann}"))),
+        "42501"
+    );
     assert_eq!(
         sqlstate(c.batch_execute(&format!("SELECT set_config('role', '{ann}', false)"))),
         "42501"
@@ -253,7 +256,8 @@ fn prepared_statements_over_the_wire_use_the_current_identity() {
     let mut db = TestDb::new("atk_prepared");
     let (people, app) = org(&mut db);
     let mut a = db.connect_as(&app);
-    a.batch_execute("SET plan_cache_mode = force_generic_plan").unwrap();
+    a.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .unwrap();
     let all = a.prepare("SELECT id FROM accounts ORDER BY id").unwrap();
     let by_id = a.prepare("SELECT id FROM accounts WHERE id = $1").unwrap();
     for _ in 0..6 {
@@ -327,17 +331,26 @@ fn a_leaky_function_sends_the_client_only_visible_rows() {
     )
     .unwrap();
     assert_eq!(
-        ids(&mut e, "SELECT id FROM accounts WHERE pg_temp.leak(id, note)"),
+        ids(
+            &mut e,
+            "SELECT id FROM accounts WHERE pg_temp.leak(id, note)"
+        ),
         "40"
     );
     assert_eq!(
-        e.execute("UPDATE accounts SET note = note WHERE pg_temp.leak(id, note)", &[])
-            .unwrap(),
+        e.execute(
+            "UPDATE accounts SET note = note WHERE pg_temp.leak(id, note)",
+            &[]
+        )
+        .unwrap(),
         1
     );
     assert_eq!(
-        e.execute("DELETE FROM accounts WHERE pg_temp.leak(id, note) AND id <> 40", &[])
-            .unwrap(),
+        e.execute(
+            "DELETE FROM accounts WHERE pg_temp.leak(id, note) AND id <> 40",
+            &[]
+        )
+        .unwrap(),
         0
     );
     // (The DELETE's `id <> 40` is leakproof and runs with the policy, so
@@ -399,5 +412,8 @@ fn held_cursors_and_temp_tables_outlive_the_identity_pinned() {
     assert_eq!(ids(&mut a, "SELECT id FROM pg_temp.kept"), "10,11");
     a.batch_execute("DISCARD ALL").unwrap();
     assert_eq!(sqlstate(a.query("FETCH ALL FROM held", &[])), "34000");
-    assert_eq!(sqlstate(a.query("SELECT id FROM pg_temp.kept", &[])), "42P01");
+    assert_eq!(
+        sqlstate(a.query("SELECT id FROM pg_temp.kept", &[])),
+        "42P01"
+    );
 }

@@ -40,9 +40,17 @@ fn another_sessions_commit_is_seen_by_the_next_statement() {
     let mut tx = reader.transaction().unwrap();
     tx.execute("SELECT sharing.act_as(1)", &[]).unwrap();
     assert_eq!(seen(&mut tx), "1");
-    assert_eq!(seen(&mut tx), "1", "the remembered context answers the same");
+    assert_eq!(
+        seen(&mut tx),
+        "1",
+        "the remembered context answers the same"
+    );
     admin.batch_execute("SELECT sharing.create_owner_rule('t', 'Rep to Rep', 'role', 'Rep', 'role', 'Rep', 'read')").unwrap();
-    assert_eq!(seen(&mut tx), "1,2,3", "READ COMMITTED: the new rule applies at the next statement");
+    assert_eq!(
+        seen(&mut tx),
+        "1,2,3",
+        "READ COMMITTED: the new rule applies at the next statement"
+    );
     admin.batch_execute("SELECT sharing.set_rule_active(id, false) FROM sharing.rules WHERE name = 'Rep to Rep'").unwrap();
     assert_eq!(seen(&mut tx), "1");
     admin
@@ -53,7 +61,9 @@ fn another_sessions_commit_is_seen_by_the_next_statement() {
         )
         .unwrap();
     assert_eq!(seen(&mut tx), "1,3", "a share committed meanwhile");
-    admin.batch_execute("UPDATE sharing.users SET active = false WHERE id = 1").unwrap();
+    admin
+        .batch_execute("UPDATE sharing.users SET active = false WHERE id = 1")
+        .unwrap();
     assert_eq!(seen(&mut tx), "", "deactivated meanwhile");
     tx.commit().unwrap();
 }
@@ -62,11 +72,19 @@ fn another_sessions_commit_is_seen_by_the_next_statement() {
 fn repeatable_read_keeps_its_snapshot() {
     let mut db = TestDb::new("ctx_rr");
     let (mut admin, mut reader) = org(&mut db);
-    let mut tx = reader.build_transaction().isolation_level(IsolationLevel::RepeatableRead).start().unwrap();
+    let mut tx = reader
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
     tx.execute("SELECT sharing.act_as(1)", &[]).unwrap();
     assert_eq!(seen(&mut tx), "1");
     admin.batch_execute("SELECT sharing.create_owner_rule('t', 'Rep to Rep', 'role', 'Rep', 'role', 'Rep', 'read')").unwrap();
-    assert_eq!(seen(&mut tx), "1", "the transaction's snapshot predates the rule");
+    assert_eq!(
+        seen(&mut tx),
+        "1",
+        "the transaction's snapshot predates the rule"
+    );
     tx.commit().unwrap();
     let mut tx = reader.transaction().unwrap();
     tx.execute("SELECT sharing.act_as(1)", &[]).unwrap();
@@ -87,8 +105,13 @@ fn own_writes_and_rolled_back_savepoints() {
     tx.batch_execute("SET LOCAL ROLE ctx_own_plain").unwrap();
     assert_eq!(seen(&mut tx), "1");
     tx.batch_execute("RESET ROLE; SAVEPOINT s; SELECT sharing.create_owner_rule('t', 'Rep to Rep', 'role', 'Rep', 'role', 'Rep', 'read'); SET LOCAL ROLE ctx_own_plain").unwrap();
-    assert_eq!(seen(&mut tx), "1,2,3", "the transaction's own new rule applies to its next statement");
-    tx.batch_execute("RESET ROLE; ROLLBACK TO SAVEPOINT s; SET LOCAL ROLE ctx_own_plain").unwrap();
+    assert_eq!(
+        seen(&mut tx),
+        "1,2,3",
+        "the transaction's own new rule applies to its next statement"
+    );
+    tx.batch_execute("RESET ROLE; ROLLBACK TO SAVEPOINT s; SET LOCAL ROLE ctx_own_plain")
+        .unwrap();
     assert_eq!(seen(&mut tx), "1", "the rolled-back rule no longer applies");
     tx.batch_execute("RESET ROLE; SELECT sharing.create_owner_rule('t', 'Rep to Rep', 'role', 'Rep', 'role', 'Rep', 'read'); SET LOCAL ROLE ctx_own_plain").unwrap();
     assert_eq!(seen(&mut tx), "1,2,3");
@@ -130,9 +153,17 @@ fn an_expired_share_stops_at_the_next_statement() {
     let mut tx = reader.transaction().unwrap();
     tx.execute("SELECT sharing.act_as(1)", &[]).unwrap();
     assert_eq!(seen(&mut tx), "1,2");
-    let expires: std::time::SystemTime = admin.query_one("SELECT expires_at FROM sharing.shares", &[]).unwrap().get(0);
+    let expires: std::time::SystemTime = admin
+        .query_one("SELECT expires_at FROM sharing.shares", &[])
+        .unwrap()
+        .get(0);
     // pg_sleep_until is the server's own wait, not a client sleep.
-    tx.execute("SELECT pg_sleep_until($1)", &[&expires]).unwrap();
-    assert_eq!(seen(&mut tx), "1", "the share expired before this statement began");
+    tx.execute("SELECT pg_sleep_until($1)", &[&expires])
+        .unwrap();
+    assert_eq!(
+        seen(&mut tx),
+        "1",
+        "the share expired before this statement began"
+    );
     tx.commit().unwrap();
 }
