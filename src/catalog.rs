@@ -285,10 +285,13 @@ pub fn table_model(rel: pg_sys::Oid) -> Result<Option<TableModel>> {
 
 /// Like [`table_model`], but a table that is not protected is an error.
 pub fn protected_model(rel: pg_sys::Oid) -> Result<TableModel> {
-    table_model(rel)?.ok_or_else(|| {
-        SharingError::InvalidArgument(format!(
-            "table {} is not protected by pg_sharing",
-            qualified_name(rel).unwrap_or_else(|_| rel.to_u32().to_string())
-        ))
-    })
+    table_model(rel)?.ok_or_else(|| not_protected(rel))
+}
+
+/// The error for a table that pg_sharing does not protect.
+pub fn not_protected(rel: pg_sys::Oid) -> SharingError {
+    SharingError::InvalidArgument(format!(
+        "table {} is not protected by pg_sharing",
+        qualified_name(rel).unwrap_or_else(|_| rel.to_u32().to_string())
+    ))
 }

@@ -25,8 +25,9 @@
 
 use crate::catalog::query_one_in_snapshot;
 use crate::error::OrRaise;
+use pg_sharing_core::policy::TableModel;
 use pgrx::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
@@ -124,14 +125,22 @@ struct Memory {
     users: HashMap<Option<i64>, UserSets>,
     /// The extension owner's role, as whom the sets are computed.
     owner: Option<pg_sys::Oid>,
+    /// The models of protected tables the checks used, with the model
+    /// generation and the [`MODELS_SEEN`] they were read in (a renamed
+    /// column or schema changes a model without a model change).
+    models: HashMap<u32, ((i64, u64), Rc<TableModel>)>,
 }
 
 thread_local! {
+    /// Bumped by every relation or schema invalidation (a plain counter, so
+    /// that a callback never has to borrow [`MEMORY`]).
+    static MODELS_SEEN: Cell<u64> = const { Cell::new(0) };
     static MEMORY: RefCell<Memory> = RefCell::new(Memory {
         snapshot: None,
         generation: i64::MIN,
         users: HashMap::new(),
         owner: None,
+        models: HashMap::new(),
     });
 }
 
@@ -196,13 +205,33 @@ unsafe extern "C-unwind" fn on_subxact(
     }
 }
 
+unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
+    forget_models();
+}
+
+unsafe extern "C-unwind" fn on_syscache(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+    forget_models();
+}
+
+/// Moves [`MODELS_SEEN`]: every remembered table model is read again.
+fn forget_models() {
+    MODELS_SEEN.with(|n| n.set(n.get().wrapping_add(1)));
+}
+
 /// Installs the callbacks that forget the snapshot's facts when a
-/// (sub)transaction aborts; called once from `_PG_init`.
+/// (sub)transaction aborts, and the remembered table models when a
+/// relation or schema changes; called once from `_PG_init`.
 pub fn init() {
     // SAFETY: process-lifetime callbacks, static functions, no argument.
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0));
+        pg_sys::CacheRegisterSyscacheCallback(
+            pg_sys::SysCacheIdentifier::NAMESPACEOID as i32,
+            Some(on_syscache),
+            pg_sys::Datum::from(0),
+        );
     }
 }
 
@@ -418,6 +447,38 @@ pub fn shared(target: pg_sys::Oid, level: i32) -> Rc<Vec<String>> {
         },
     )
     .0
+}
+
+/// The model of protected table `rel` (None if it is not protected), as
+/// the checks (`_access_rank`, `_record_key`, …) use it: read once per
+/// model generation instead of once per call.
+pub fn table_model(rel: pg_sys::Oid) -> Option<Rc<TableModel>> {
+    let seen = MODELS_SEEN.with(Cell::get);
+    let stamp = (generation(), seen);
+    let known = MEMORY.with(|m| {
+        m.borrow()
+            .models
+            .get(&rel.to_u32())
+            .filter(|(s, _)| *s == stamp)
+            .map(|(_, model)| model.clone())
+    });
+    if known.is_some() {
+        return known;
+    }
+    let model = Rc::new(crate::catalog::table_model(rel).or_raise()?);
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.models.len() >= MAX_USERS {
+            m.models.clear();
+        }
+        m.models.insert(rel.to_u32(), (stamp, model.clone()))
+    });
+    Some(model)
+}
+
+/// Like [`table_model`], but a table that is not protected is an error.
+pub fn protected_model(rel: pg_sys::Oid) -> Rc<TableModel> {
+    table_model(rel).unwrap_or_else(|| crate::catalog::not_protected(rel).raise())
 }
 
 /// The sorted owners of [`owners`], as an array for SQL.

@@ -186,20 +186,24 @@ fn set(acting: Option<Acting>, action: pg_sys::GucAction::Type) {
 
 /// Runs `f` with the current user temporarily set to `uid`, like a
 /// function's `SET` clause: parallel workers that `f`'s queries start see
-/// it too. The previous identity comes back when `f` returns; when `f`
-/// raises an error, the (sub)transaction's abort restores it, as it does
-/// for a `SET` clause.
+/// it too. The previous identity comes back when `f` returns or raises.
 pub fn as_user<R>(uid: Option<i64>, f: impl FnOnce() -> R) -> R {
-    // SAFETY: opens a GUC nesting level, closed below (or by the abort).
+    // SAFETY: opens a GUC nesting level, closed below.
     let nest = unsafe { pg_sys::NewGUCNestLevel() };
     set(
         Some(uid.map_or(Acting::Nobody, Acting::User)),
         pg_sys::GucAction::GUC_ACTION_SAVE,
     );
-    let result = f();
-    // SAFETY: pops exactly the level opened above.
-    unsafe { pg_sys::AtEOXact_GUC(true, nest) };
-    result
+    // The level is popped on the way out, an error included: whoever catches
+    // the error (without rolling back a subtransaction) finds the identity
+    // it had. An abort would pop it too; popping twice is harmless.
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| {
+            // SAFETY: pops exactly the level opened above (a no-op when an
+            // abort already did).
+            unsafe { pg_sys::AtEOXact_GUC(true, nest) }
+        })
+        .execute()
 }
 
 /// The session's outer role: the login role, or the role set by `SET ROLE`,

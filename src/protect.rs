@@ -3,6 +3,7 @@
 //! thin wrappers in `sql/api.sql` that check the admin gate and call these.
 
 use crate::catalog::{self, protected_model, qualified_name, query_one};
+use crate::context;
 use crate::error::{OrRaise, Result, SharingError};
 use pg_sharing_core::access::DefaultAccess;
 use pg_sharing_core::policy::POLICY_NAMES;
@@ -499,18 +500,13 @@ AS 'MODULE_PATHNAME', '_record_key_wrapper';
 "#)]
 fn _record_key(target: Option<pg_sys::Oid>, record_id: Option<&str>) -> Option<String> {
     let (target, record_id) = (target?, record_id?);
-    let key_type = query_one::<String>(
-        "SELECT pk_type FROM sharing.protected_tables WHERE tbl OPERATOR(pg_catalog.=) $1",
-        &[target.into()],
-    )
-    .or_raise()?;
-    pg_sharing_core::key::canonical(&key_type, record_id)
+    pg_sharing_core::key::canonical(&context::table_model(target)?.pk_type, record_id)
 }
 
 /// Whether a record with this key exists (RLS aside).
 #[pg_extern(stable, parallel_safe)]
 fn _record_exists(tbl: pg_sys::Oid, record_id: &str) -> bool {
-    let model = protected_model(tbl).or_raise();
+    let model = context::protected_model(tbl);
     query_one::<bool>(
         &format!(
             "SELECT EXISTS (SELECT 1 FROM {} WHERE {} = $1::{})",
@@ -528,7 +524,7 @@ fn _record_exists(tbl: pg_sys::Oid, record_id: &str) -> bool {
 /// predicates of the policies; 0 for an unknown record.
 #[pg_extern(stable, parallel_safe)]
 fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 {
-    let model = protected_model(tbl).or_raise();
+    let model = context::protected_model(tbl);
     let query = model.level_query();
     crate::identity::as_user(user_id, || {
         query_one::<i32>(&query, &[record_id.into()])
@@ -541,7 +537,7 @@ fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 
 /// matches (whoever they reach).
 #[pg_extern(stable, parallel_safe)]
 fn _criteria_rules_matching(tbl: pg_sys::Oid, record_id: &str) -> Vec<i64> {
-    let model = protected_model(tbl).or_raise();
+    let model = context::protected_model(tbl);
     let pg_sharing_core::policy::Kind::Owned { criteria_rules, .. } = &model.kind else {
         return Vec::new();
     };
