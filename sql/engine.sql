@@ -88,59 +88,94 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT rid = ANY (sharing._rules_reaching_of(uid)) $$;
 
--- Owners whose records `uid` reaches at `min_level` or more in `target`
--- through ownership, hierarchy, peers and owner-based rules.
-CREATE FUNCTION sharing._visible_owners_of(uid bigint, target regclass, min_level integer) RETURNS bigint[]
+-- Owners whose records `uid` reaches in `target` through ownership,
+-- hierarchy, peers and owner-based rules, each with the highest level it
+-- gives (1 read, 2 read_write, 3 read_write_delete), ordered by owner. One
+-- query for every level: the engine (src/context.rs) asks it once per user
+-- and table and derives the set of each level.
+CREATE FUNCTION sharing._owner_levels_of(uid bigint, target regclass,
+                                         OUT owners bigint[], OUT levels integer[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN (
     WITH me AS (
             SELECT u.id, u.role_id FROM sharing.users u WHERE u.id = uid AND u.active
-        )
-        SELECT coalesce(array_agg(DISTINCT owner), '{}') FROM (
-            SELECT me.id AS owner FROM me
+        ), reach AS (
+            SELECT me.id AS owner, 3 AS level FROM me
             UNION ALL
-            SELECT v.id
+            SELECT v.id, 3
               FROM me
               JOIN sharing._role_closure rc ON rc.ancestor_id = me.role_id AND rc.depth > 0
               JOIN sharing.users v ON v.role_id = rc.descendant_id
              WHERE (SELECT grant_via_hierarchy FROM sharing.protected_tables WHERE tbl = target)
             UNION ALL
-            SELECT v.id
+            SELECT v.id, 1
               FROM me
               JOIN sharing.roles r ON r.id = me.role_id AND r.share_with_peers
               JOIN sharing.users v ON v.role_id = me.role_id
-             WHERE min_level <= 1
             UNION ALL
-            SELECT p.user_id
+            SELECT p.user_id, sharing._level_rank(r.access)
               FROM me, sharing.rules r
               JOIN sharing._user_principals p ON p.principal_type = r.from_type AND p.principal_id = r.from_id
              WHERE r.tbl = target AND r.rule_type = 'owner' AND r.active
-               AND sharing._level_rank(r.access) >= min_level
                AND r.id = ANY ((SELECT sharing._rules_reaching_of(uid))::bigint[])
-        ) reach
-    );
+        ), best AS (
+            SELECT owner, max(level) AS level FROM reach GROUP BY owner
+        )
+    SELECT coalesce(array_agg(owner ORDER BY owner), '{}'), coalesce(array_agg(level ORDER BY owner), '{}')
+      INTO owners, levels
+      FROM best;
 END
 $$;
 
-CREATE FUNCTION sharing._shared_records_of(uid bigint, target regclass, min_level integer) RETURNS text[]
+-- Owners whose records `uid` reaches at `min_level` or more in `target`.
+CREATE FUNCTION sharing._visible_owners_of(uid bigint, target regclass, min_level integer) RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(o.owner ORDER BY o.owner), '{}')
+      FROM sharing._owner_levels_of(uid, target) r, unnest(r.owners, r.levels) AS o (owner, level)
+     WHERE o.level >= min_level
+$$;
+
+-- The records of `target` shared with `uid` (through any principal of
+-- theirs) and not expired at the statement's start, each with the highest
+-- level shared, ordered by key; and the next moment one of those shares
+-- expires, until which the answer holds. Empty for an inactive user.
+CREATE FUNCTION sharing._share_levels_of(uid bigint, target regclass,
+                                         OUT records text[], OUT levels integer[], OUT until timestamptz)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN (
-    SELECT coalesce(array_agg(DISTINCT s.record_id), '{}')
-          FROM sharing.shares s
-          JOIN sharing._user_principals p
-            ON p.user_id = uid AND p.principal_type = s.to_type AND p.principal_id = s.to_id
-         WHERE s.tbl = target
-           AND sharing._level_rank(s.access) >= min_level
-           AND (s.expires_at IS NULL OR s.expires_at > statement_timestamp())
-           AND sharing._active_user(uid)
-    );
+    WITH mine AS (
+            SELECT s.record_id, sharing._level_rank(s.access) AS level, s.expires_at
+              FROM sharing.shares s
+              JOIN sharing._user_principals p
+                ON p.user_id = uid AND p.principal_type = s.to_type AND p.principal_id = s.to_id
+             WHERE s.tbl = target
+               AND (s.expires_at IS NULL OR s.expires_at > statement_timestamp())
+        ), best AS (
+            SELECT record_id, max(level) AS level FROM mine GROUP BY record_id
+        )
+    SELECT coalesce(array_agg(record_id ORDER BY record_id), '{}'),
+           coalesce(array_agg(level ORDER BY record_id), '{}'),
+           (SELECT min(expires_at) FROM mine)
+      INTO records, levels, until
+      FROM best
+     WHERE sharing._active_user(uid);
 END
+$$;
+
+-- The records of `target` shared with `uid` at `min_level` or more, now.
+CREATE FUNCTION sharing._shared_records_of(uid bigint, target regclass, min_level integer) RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(DISTINCT s.record), '{}')
+      FROM sharing._share_levels_of(uid, target) r, unnest(r.records, r.levels) AS s (record, level)
+     WHERE s.level >= min_level
 $$;
 
 CREATE FUNCTION sharing._bypass_of(uid bigint, min_level integer) RETURNS boolean
@@ -173,23 +208,6 @@ BEGIN
                                FROM sharing.profile_permissions pp
                               WHERE pp.profile_id = u.profile_id AND pp.tbl = target), true)
               FROM sharing.users u WHERE u.id = uid AND u.active), false)
-    );
-END
-$$;
-
--- The next moment one of the shares of `target` that reach `uid` expires:
--- the engine's remembered shared set holds until then.
-CREATE FUNCTION sharing._next_share_expiry_of(uid bigint, target regclass) RETURNS timestamptz
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN (
-    SELECT min(s.expires_at)
-          FROM sharing.shares s
-          JOIN sharing._user_principals p
-            ON p.user_id = uid AND p.principal_type = s.to_type AND p.principal_id = s.to_id
-         WHERE s.tbl = target AND s.expires_at > statement_timestamp()
     );
 END
 $$;

@@ -35,11 +35,22 @@ pub fn query_one<T: pgrx::FromDatum + pgrx::IntoDatum>(
 /// (the policies' context, planner estimates), where SPI's writable mode
 /// is refused ("cannot start commands during a parallel operation").
 pub fn query_one_in_snapshot<T: pgrx::FromDatum>(
-    sql: &str,
+    sql: &'static str,
     args: &[pgrx::datum::DatumWithOid<'_>],
 ) -> Result<Option<T>> {
-    let sql = std::ffi::CString::new(sql)
-        .map_err(|_| SharingError::Internal("query text contains NUL".into()))?;
+    Ok(query_row_in_snapshot(sql, args, |row| row.get::<T>(1))?.flatten())
+}
+
+/// The first row of a query, as `read` takes it from a [`Row`], or None
+/// when the query returns no row; run like [`query_one_in_snapshot`]. The
+/// query is planned once per backend (a kept SPI plan, which PostgreSQL
+/// re-plans when what it depends on changes), since these run for every
+/// new user and snapshot.
+pub fn query_row_in_snapshot<R>(
+    sql: &'static str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+    read: impl FnOnce(&Row) -> R,
+) -> Result<Option<R>> {
     let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
     let mut values: Vec<pg_sys::Datum> = args
         .iter()
@@ -52,23 +63,35 @@ pub fn query_one_in_snapshot<T: pgrx::FromDatum>(
         .iter()
         .map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::os::raw::c_char)
         .collect();
+    let text = std::ffi::CString::new(sql)
+        .map_err(|_| SharingError::Internal("query text contains NUL".into()))?;
     // SAFETY: a balanced SPI_connect / SPI_finish around one read-only
-    // query; the result is converted to an owned Rust value before
+    // execution; the result is converted to owned Rust values before
     // SPI_finish frees the tuple table. An ERROR unwinds through pgrx and
     // PostgreSQL's end-of-transaction cleanup closes the SPI connection.
+    // Kept plans live in CacheMemoryContext for the backend's life.
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             return Err(SharingError::Internal("SPI_connect failed".into()));
         }
-        let rc = pg_sys::SPI_execute_with_args(
-            sql.as_ptr(),
-            args.len() as i32,
-            types.as_mut_ptr(),
-            values.as_mut_ptr(),
-            nulls.as_ptr(),
-            true,
-            1,
-        );
+        let key = (sql, types.clone());
+        let plan = match PLANS.with(|p| p.borrow().get(&key).copied()) {
+            Some(plan) => plan,
+            None => {
+                let plan =
+                    pg_sys::SPI_prepare(text.as_ptr(), types.len() as i32, types.as_mut_ptr());
+                if plan.is_null() || pg_sys::SPI_keepplan(plan) != 0 {
+                    pg_sys::SPI_finish();
+                    return Err(SharingError::Internal(format!(
+                        "cannot prepare an internal query (SPI code {})",
+                        std::ptr::addr_of!(pg_sys::SPI_result).read()
+                    )));
+                }
+                PLANS.with(|p| p.borrow_mut().insert(key, plan));
+                plan
+            }
+        };
+        let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), true, 1);
         let result = if rc != pg_sys::SPI_OK_SELECT as i32 {
             Err(SharingError::Internal(format!(
                 "read-only query failed with SPI code {rc}"
@@ -77,13 +100,39 @@ pub fn query_one_in_snapshot<T: pgrx::FromDatum>(
             Ok(None)
         } else {
             let table = pg_sys::SPI_tuptable;
-            let mut isnull = false;
-            let datum = pg_sys::SPI_getbinval(*(*table).vals, (*table).tupdesc, 1, &mut isnull);
-            let typoid = pg_sys::SPI_gettypeid((*table).tupdesc, 1);
-            Ok(T::from_polymorphic_datum(datum, isnull, typoid))
+            Ok(Some(read(&Row {
+                tuple: *(*table).vals,
+                desc: (*table).tupdesc,
+            })))
         };
         pg_sys::SPI_finish();
         result
+    }
+}
+
+thread_local! {
+    /// The kept plans of [`query_row_in_snapshot`], by query and argument types.
+    static PLANS: std::cell::RefCell<std::collections::HashMap<(&'static str, Vec<pg_sys::Oid>), pg_sys::SPIPlanPtr>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// A row of [`query_row_in_snapshot`]'s result.
+pub struct Row {
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+}
+
+impl Row {
+    /// Column `n` (from 1), None when NULL.
+    pub fn get<T: pgrx::FromDatum>(&self, n: i32) -> Option<T> {
+        // SAFETY: the tuple and descriptor of the current SPI result, read
+        // before SPI_finish; values are copied into Rust types.
+        unsafe {
+            let mut isnull = false;
+            let datum = pg_sys::SPI_getbinval(self.tuple, self.desc, n, &mut isnull);
+            let typoid = pg_sys::SPI_gettypeid(self.desc, n);
+            T::from_polymorphic_datum(datum, isnull, typoid)
+        }
     }
 }
 

@@ -23,7 +23,7 @@
 //! The generation itself (and the user a login role is mapped to, which
 //! depends on pg_roles) is remembered per snapshot (see [`SnapshotKey`]).
 
-use crate::catalog::query_one_in_snapshot;
+use crate::catalog::{query_one_in_snapshot, query_row_in_snapshot};
 use crate::error::OrRaise;
 use pg_sharing_core::policy::TableModel;
 use pgrx::prelude::*;
@@ -96,23 +96,35 @@ struct SnapshotFacts {
     mapped: HashMap<u32, Option<i64>>,
 }
 
-/// The shared records of a user at a level, and until when they hold.
-struct Shares {
-    keys: Rc<Vec<String>>,
+/// Facts about a user that hold for every table.
+#[derive(Clone)]
+struct UserFacts {
+    active: bool,
+    /// view_all (reading) and modify_all (every level).
+    view_all: bool,
+    modify_all: bool,
+    /// The active criteria and owner rules that reach the user, sorted.
+    rules: Rc<Vec<i64>>,
+}
+
+/// What a user reaches in one table, per level (index 0: read, 1:
+/// read_write, 2: read_write_delete).
+#[derive(Clone)]
+struct TableReach {
+    owners: [Rc<HashSet<i64>>; 3],
+    shared: [Rc<Vec<String>>; 3],
     /// The next expiry among the user's shares of the table (a timestamp
-    /// as PostgreSQL stores it), if any.
+    /// as PostgreSQL stores it), if any: the answer holds until then.
     until: Option<i64>,
+    /// The profile's create, read, edit, delete flags for the table.
+    allowed: [bool; 4],
 }
 
 /// What one user's policies ask, remembered for one model generation.
 #[derive(Default)]
 struct UserSets {
-    active: Option<bool>,
-    bypass: HashMap<i32, bool>,
-    rules: Option<Rc<Vec<i64>>>,
-    owners: HashMap<(u32, i32), Rc<HashSet<i64>>>,
-    shares: HashMap<(u32, i32), Shares>,
-    allowed: HashMap<(u32, String), bool>,
+    facts: Option<UserFacts>,
+    tables: HashMap<u32, TableReach>,
 }
 
 /// Beyond this many users in one generation, start afresh (an application
@@ -327,126 +339,130 @@ fn answer<T: Clone>(
     value
 }
 
-fn ask<T: pgrx::FromDatum + Default>(sql: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> T {
-    query_one_in_snapshot::<T>(sql, args)
-        .or_raise()
-        .unwrap_or_default()
+/// The current user's facts, from one query.
+fn facts() -> UserFacts {
+    answer(
+        |s| s.facts.clone(),
+        |uid| {
+            query_row_in_snapshot(
+                "SELECT sharing._active_user($1), sharing._bypass_of($1, 1), \
+                        sharing._bypass_of($1, 2), sharing._rules_reaching_of($1)",
+                &[uid.into()],
+                |row| UserFacts {
+                    active: row.get(1).unwrap_or(false),
+                    view_all: row.get(2).unwrap_or(false),
+                    modify_all: row.get(3).unwrap_or(false),
+                    rules: Rc::new(row.get::<Vec<i64>>(4).unwrap_or_default()),
+                },
+            )
+            .or_raise()
+            .expect("a row")
+        },
+        |s, v| s.facts = Some(v),
+    )
+}
+
+/// What the current user reaches in `target`, from one query, valid until
+/// the next expiry of a share.
+fn reach(target: pg_sys::Oid) -> TableReach {
+    // SAFETY: reads a backend global.
+    let now = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
+    answer(
+        |s| {
+            s.tables
+                .get(&target.to_u32())
+                .filter(|r| r.until.is_none_or(|until| now < until))
+                .cloned()
+        },
+        |uid| {
+            query_row_in_snapshot(
+                "SELECT o.owners, o.levels, s.records, s.levels, s.until, \
+                        sharing._action_allowed_of($1, $2, 'create'), sharing._action_allowed_of($1, $2, 'read'), \
+                        sharing._action_allowed_of($1, $2, 'edit'), sharing._action_allowed_of($1, $2, 'delete') \
+                   FROM sharing._owner_levels_of($1, $2) o, sharing._share_levels_of($1, $2) s",
+                &[uid.into(), target.into()],
+                |row| {
+                    let owners: Vec<i64> = row.get(1).unwrap_or_default();
+                    let owner_levels: Vec<i32> = row.get(2).unwrap_or_default();
+                    let records: Vec<String> = row.get(3).unwrap_or_default();
+                    let record_levels: Vec<i32> = row.get(4).unwrap_or_default();
+                    let owners: [Rc<HashSet<i64>>; 3] = std::array::from_fn(|i| {
+                        Rc::new(by_level(&owners, &owner_levels, i).copied().collect())
+                    });
+                    let shared: [Rc<Vec<String>>; 3] = std::array::from_fn(|i| {
+                        Rc::new(by_level(&records, &record_levels, i).cloned().collect())
+                    });
+                    TableReach {
+                        owners,
+                        shared,
+                        until: row
+                            .get::<pgrx::datum::TimestampWithTimeZone>(5)
+                            .map(|t| t.into_inner()),
+                        allowed: std::array::from_fn(|i| row.get(6 + i as i32).unwrap_or(false)),
+                    }
+                },
+            )
+            .or_raise()
+            .expect("a row")
+        },
+        |s, v| {
+            s.tables.insert(target.to_u32(), v);
+        },
+    )
+}
+
+/// The items whose level reaches level index `i` (0: read, …).
+fn by_level<'a, T>(items: &'a [T], levels: &'a [i32], i: usize) -> impl Iterator<Item = &'a T> {
+    items
+        .iter()
+        .zip(levels)
+        .filter(move |(_, l)| **l > i as i32)
+        .map(|(item, _)| item)
+}
+
+/// The index (0..3) of a policy level (1 read … 3 read_write_delete).
+fn level_index(level: i32) -> usize {
+    level.clamp(1, 3) as usize - 1
 }
 
 /// Is the current user an active user.
 pub fn active() -> bool {
-    answer(
-        |s| s.active,
-        |uid| ask("SELECT sharing._active_user($1)", &[uid.into()]),
-        |s, v| s.active = Some(v),
-    )
+    facts().active
 }
 
 /// Does the current user's profile grant every record at `level`
 /// (view_all for reading, modify_all for every level).
 pub fn bypass(level: i32) -> bool {
-    answer(
-        |s| s.bypass.get(&level).copied(),
-        |uid| {
-            ask(
-                "SELECT sharing._bypass_of($1, $2)",
-                &[uid.into(), level.into()],
-            )
-        },
-        |s, v| {
-            s.bypass.insert(level, v);
-        },
-    )
-}
-
-/// The active criteria and owner rules that reach the current user, sorted.
-fn rules() -> Rc<Vec<i64>> {
-    answer(
-        |s| s.rules.clone(),
-        |uid| {
-            Rc::new(ask::<Vec<i64>>(
-                "SELECT sharing._rules_reaching_of($1)",
-                &[uid.into()],
-            ))
-        },
-        |s, v| s.rules = Some(v),
-    )
+    let f = facts();
+    f.active && (f.modify_all || (f.view_all && level <= 1))
 }
 
 /// Does rule `rid` reach the current user.
 pub fn rule_reaches(rid: i64) -> bool {
-    rules().binary_search(&rid).is_ok()
+    facts().rules.binary_search(&rid).is_ok()
 }
 
 /// Does the current user's profile allow `action` on `target`.
 pub fn action_allowed(target: pg_sys::Oid, action: &str) -> bool {
-    let key = (target.to_u32(), action.to_owned());
-    answer(
-        |s| s.allowed.get(&key).copied(),
-        |uid| {
-            ask(
-                "SELECT sharing._action_allowed_of($1, $2::regclass, $3)",
-                &[uid.into(), target.into(), action.into()],
-            )
-        },
-        |s, v| {
-            s.allowed.insert(key.clone(), v);
-        },
-    )
+    let i = match action {
+        "create" => 0,
+        "read" => 1,
+        "edit" => 2,
+        "delete" => 3,
+        _ => return false,
+    };
+    reach(target).allowed[i]
 }
 
 /// The owners whose records in `target` the current user reaches at `level`.
 pub fn owners(target: pg_sys::Oid, level: i32) -> Rc<HashSet<i64>> {
-    let key = (target.to_u32(), level);
-    answer(
-        |s| s.owners.get(&key).cloned(),
-        |uid| {
-            Rc::new(
-                ask::<Vec<i64>>(
-                    "SELECT sharing._visible_owners_of($1, $2::regclass, $3)",
-                    &[uid.into(), target.into(), level.into()],
-                )
-                .into_iter()
-                .collect(),
-            )
-        },
-        |s, v| {
-            s.owners.insert(key, v);
-        },
-    )
+    reach(target).owners[level_index(level)].clone()
 }
 
 /// The keys (as text, in the key type's canonical form) of the records of
 /// `target` shared with the current user at `level` or more, now.
 pub fn shared(target: pg_sys::Oid, level: i32) -> Rc<Vec<String>> {
-    let key = (target.to_u32(), level);
-    // SAFETY: reads a backend global.
-    let now = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
-    answer(
-        |s| {
-            s.shares
-                .get(&key)
-                .filter(|sh| sh.until.is_none_or(|until| now < until))
-                .map(|sh| (sh.keys.clone(), sh.until))
-        },
-        |uid| {
-            let keys: Vec<String> = ask(
-                "SELECT sharing._shared_records_of($1, $2::regclass, $3)",
-                &[uid.into(), target.into(), level.into()],
-            );
-            let until = query_one_in_snapshot::<pgrx::datum::TimestampWithTimeZone>(
-                "SELECT sharing._next_share_expiry_of($1, $2::regclass)",
-                &[uid.into(), target.into()],
-            )
-            .or_raise()
-            .map(|t| t.into_inner());
-            (Rc::new(keys), until)
-        },
-        |s, (keys, until)| {
-            s.shares.insert(key, Shares { keys, until });
-        },
-    )
-    .0
+    reach(target).shared[level_index(level)].clone()
 }
 
 /// The model of protected table `rel` (None if it is not protected), as

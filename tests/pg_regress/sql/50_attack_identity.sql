@@ -235,6 +235,8 @@ SELECT * FROM pg_temp.call_internals();
 SET ROLE a50_eve;
 SELECT pg_temp.try($$SELECT sharing._visible_owners_of(5002, 'a50', 1)$$);
 SELECT pg_temp.try($$SELECT sharing._shared_records_of(5002, 'a50', 1)$$);
+SELECT pg_temp.try($$SELECT sharing._owner_levels_of(5002, 'a50')$$);
+SELECT pg_temp.try($$SELECT sharing._share_levels_of(5002, 'a50')$$);
 SELECT pg_temp.try($$SELECT sharing._bypass_of(5001, 1)$$);
 SELECT pg_temp.try($$SELECT sharing._action_allowed_of(5002, 'a50', 'read')$$);
 SELECT pg_temp.try($$SELECT sharing._access_rank(5002, 'a50'::regclass, '1')$$);
