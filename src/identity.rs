@@ -32,6 +32,7 @@ use crate::error::{OrRaise, Result, SharingError};
 use pgrx::prelude::*;
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr, CString};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The name of the setting that carries the acting user.
 pub const SETTING: &str = "sharing.identity";
@@ -72,12 +73,14 @@ thread_local! {
     // PostgreSQL backends are single-threaded; thread_local keeps Rust happy.
     /// The setting's value as the assign hook last parsed it.
     static ACTING: Cell<Option<Acting>> = const { Cell::new(None) };
-    /// Bumped by every change of the setting: what the policies remember
-    /// per call site is valid while this stays the same.
-    static EPOCH: Cell<u64> = const { Cell::new(0) };
     /// True only while this module sets the setting.
     static SETTING_IT: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Bumped by every change of the setting: what the policies remember per
+/// call site is valid while this stays the same. A plain static rather than
+/// a thread-local (read at every row; a backend has one thread).
+static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// The setting's storage, owned by PostgreSQL's GUC machinery.
 static mut VALUE: *mut c_char = std::ptr::null_mut();
@@ -85,12 +88,12 @@ static mut VALUE: *mut c_char = std::ptr::null_mut();
 /// A number that changes whenever the identity may have changed (and when
 /// [`invalidate`] is called).
 pub fn epoch() -> u64 {
-    EPOCH.with(Cell::get)
+    EPOCH.load(Ordering::Relaxed)
 }
 
 /// Moves [`epoch`]: what call sites remember is made again.
 pub fn invalidate() {
-    EPOCH.with(|e| e.set(e.get().wrapping_add(1)));
+    EPOCH.fetch_add(1, Ordering::Relaxed);
 }
 
 unsafe extern "C-unwind" fn check_identity(

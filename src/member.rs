@@ -81,14 +81,23 @@ struct Stamp {
     cid: u32,
 }
 
+unsafe extern "C" {
+    /// PostgreSQL's `GetCurrentCommandId`, called directly rather than
+    /// through pgrx's error boundary (a `sigsetjmp` per call, at every row):
+    /// with `used = false` it only reads a backend global and cannot raise.
+    #[link_name = "GetCurrentCommandId"]
+    fn current_command_id(used: bool) -> u32;
+}
+
 impl Stamp {
     fn now() -> Stamp {
-        // SAFETY: backend globals.
+        // SAFETY: backend globals; MyProc is set in every backend that runs
+        // queries.
         unsafe {
             Stamp {
                 identity: crate::identity::epoch(),
                 lxid: (*pg_sys::MyProc).lxid,
-                cid: pg_sys::GetCurrentCommandId(false),
+                cid: current_command_id(false),
             }
         }
     }
@@ -103,6 +112,20 @@ struct Site<T> {
 unsafe extern "C-unwind" fn drop_site<T>(arg: *mut std::ffi::c_void) {
     // SAFETY: `arg` is the Box leaked in `at_site`, dropped exactly once.
     drop(unsafe { Box::from_raw(arg.cast::<Site<T>>()) });
+}
+
+/// This call site's value, if it was made with the current stamp. Reads
+/// only memory and backend globals: it cannot raise an error, so the fast
+/// path of the policy functions calls it without pgrx's error boundary.
+///
+/// # Safety
+/// As for [`at_site`].
+unsafe fn fresh<'a, T: 'static>(fcinfo: pg_sys::FunctionCallInfo) -> Option<&'a T> {
+    // SAFETY: per the contract.
+    unsafe {
+        let existing = (*(*fcinfo).flinfo).fn_extra.cast::<Site<T>>();
+        (!existing.is_null() && (*existing).stamp == Stamp::now()).then(|| &(*existing).value)
+    }
 }
 
 /// `use_` of this call site's value, made by `make` unless the site holds
@@ -148,10 +171,13 @@ unsafe fn at_site<T: 'static, R>(
     }
 }
 
-/// Declares the raw V1 C function `$sym` (for the SQL above) over `$body`,
-/// an `unsafe fn(FunctionCallInfo) -> bool`.
+/// Declares the raw V1 C function `$sym` (for the SQL above). `$fast`
+/// (an `unsafe fn(FunctionCallInfo) -> Option<bool>` that must not raise
+/// or panic) answers from the call site's remembered value when it can,
+/// at every row, without pgrx's error boundary; otherwise `$body` (an
+/// `unsafe fn(FunctionCallInfo) -> bool`) runs inside it.
 macro_rules! v1_function {
-    ($finfo:ident, $sym:ident, $body:ident) => {
+    ($finfo:ident, $sym:ident, $fast:ident, $body:ident) => {
         #[unsafe(no_mangle)]
         pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
             const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
@@ -159,13 +185,31 @@ macro_rules! v1_function {
         }
 
         #[unsafe(no_mangle)]
-        #[pg_guard]
         pub unsafe extern "C-unwind" fn $sym(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             // SAFETY: called by fmgr with the arguments the SQL declares;
-            // STRICT functions' arguments are non-NULL.
-            unsafe { pg_sys::Datum::from($body(fcinfo)) }
+            // STRICT functions' arguments are non-NULL. `$fast` neither
+            // raises nor panics.
+            if let Some(answer) = unsafe { $fast(fcinfo) } {
+                return pg_sys::Datum::from(answer);
+            }
+            #[pg_guard]
+            unsafe extern "C-unwind" fn guarded(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+                // SAFETY: as above.
+                unsafe { pg_sys::Datum::from($body(fcinfo)) }
+            }
+            // SAFETY: as above.
+            unsafe { guarded(fcinfo) }
         }
     };
+}
+
+/// The fast path of a policy function whose remembered value is a `bool`.
+///
+/// # Safety
+/// As for [`fresh`].
+unsafe fn fresh_bool(fcinfo: pg_sys::FunctionCallInfo) -> Option<bool> {
+    // SAFETY: per the contract.
+    unsafe { fresh::<bool>(fcinfo).copied() }
 }
 
 /// Argument `i` of the current call.
@@ -200,7 +244,21 @@ unsafe fn sharing_member_body(fcinfo: pg_sys::FunctionCallInfo) -> bool {
         )
     }
 }
-v1_function!(pg_finfo_sharing_member, sharing_member, sharing_member_body);
+/// # Safety
+/// As for [`fresh`].
+unsafe fn sharing_member_fast(fcinfo: pg_sys::FunctionCallInfo) -> Option<bool> {
+    // SAFETY: per the contract; the first argument is a bigint.
+    unsafe {
+        let key = arg(fcinfo, 0).value() as i64;
+        fresh::<Rc<HashSet<i64>>>(fcinfo).map(|owners| owners.contains(&key))
+    }
+}
+v1_function!(
+    pg_finfo_sharing_member,
+    sharing_member,
+    sharing_member_fast,
+    sharing_member_body
+);
 
 /// The shared keys of a call site, in the form its key type compares in.
 enum SharedKeys {
@@ -233,14 +291,7 @@ unsafe fn sharing_shared_body(fcinfo: pg_sys::FunctionCallInfo) -> bool {
                 }
             },
             |keys: &SharedKeys| match keys {
-                SharedKeys::Integers(set, key_type) => {
-                    let v = match *key_type {
-                        pg_sys::INT4OID => key.value() as i32 as i64,
-                        pg_sys::INT2OID => key.value() as i16 as i64,
-                        _ => key.value() as i64,
-                    };
-                    set.contains(&v)
-                }
+                SharedKeys::Integers(set, key_type) => set.contains(&integer_key(key, *key_type)),
                 SharedKeys::Texts(set, output) => {
                     if set.is_empty() {
                         return false;
@@ -254,7 +305,37 @@ unsafe fn sharing_shared_body(fcinfo: pg_sys::FunctionCallInfo) -> bool {
         )
     }
 }
-v1_function!(pg_finfo_sharing_shared, sharing_shared, sharing_shared_body);
+/// The fast path of `_shared` for integer keys (a text key's output
+/// function may raise: it goes the guarded way).
+///
+/// # Safety
+/// As for [`fresh`].
+unsafe fn sharing_shared_fast(fcinfo: pg_sys::FunctionCallInfo) -> Option<bool> {
+    // SAFETY: per the contract.
+    unsafe {
+        match fresh::<SharedKeys>(fcinfo)? {
+            SharedKeys::Integers(set, key_type) => {
+                Some(set.contains(&integer_key(arg(fcinfo, 0), *key_type)))
+            }
+            SharedKeys::Texts(..) => None,
+        }
+    }
+}
+
+/// An integer key's value, by its type.
+fn integer_key(key: pg_sys::Datum, key_type: pg_sys::Oid) -> i64 {
+    match key_type {
+        pg_sys::INT4OID => key.value() as i32 as i64,
+        pg_sys::INT2OID => key.value() as i16 as i64,
+        _ => key.value() as i64,
+    }
+}
+v1_function!(
+    pg_finfo_sharing_shared,
+    sharing_shared,
+    sharing_shared_fast,
+    sharing_shared_body
+);
 
 /// # Safety
 /// Called by fmgr, through `sharing_is_active`.
@@ -265,6 +346,7 @@ unsafe fn sharing_is_active_body(fcinfo: pg_sys::FunctionCallInfo) -> bool {
 v1_function!(
     pg_finfo_sharing_is_active,
     sharing_is_active,
+    fresh_bool,
     sharing_is_active_body
 );
 
@@ -280,7 +362,12 @@ unsafe fn sharing_bypass_body(fcinfo: pg_sys::FunctionCallInfo) -> bool {
         )
     }
 }
-v1_function!(pg_finfo_sharing_bypass, sharing_bypass, sharing_bypass_body);
+v1_function!(
+    pg_finfo_sharing_bypass,
+    sharing_bypass,
+    fresh_bool,
+    sharing_bypass_body
+);
 
 /// # Safety
 /// Called by fmgr, through `sharing_rule_reaches_me`.
@@ -297,6 +384,7 @@ unsafe fn sharing_rule_reaches_me_body(fcinfo: pg_sys::FunctionCallInfo) -> bool
 v1_function!(
     pg_finfo_sharing_rule_reaches_me,
     sharing_rule_reaches_me,
+    fresh_bool,
     sharing_rule_reaches_me_body
 );
 
@@ -319,6 +407,7 @@ unsafe fn sharing_action_allowed_body(fcinfo: pg_sys::FunctionCallInfo) -> bool 
 v1_function!(
     pg_finfo_sharing_action_allowed,
     sharing_action_allowed,
+    fresh_bool,
     sharing_action_allowed_body
 );
 
