@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: sets up what is missing, then runs
+#   0. style                                (cargo fmt --check, cargo clippy -D warnings)
 #   1. unit tests of the pure logic        (cargo test -p pg_sharing_core)
 #   2. in-server tests                      (cargo pgrx test, #[pg_test])
 #   3. SQL regression tests                 (tests/pg_regress, pg_regress)
@@ -11,7 +12,7 @@
 # against throwaway clusters, and exits non-zero if anything fails.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh --only X   one part: unit, pgrx, regress, itest, examples, docs or faults
+#   scripts/test.sh --only X   one part: style, unit, pgrx, regress, itest, examples, docs or faults
 #   REGRESS_TESTS="10_roles 11_users" scripts/test.sh --only regress
 #                              only those regression tests (after 00_setup)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,6 +33,14 @@ PASSED=()
 record() { if [ "$2" -eq 0 ]; then PASSED+=("$1"); else FAILED+=("$1"); fi; }
 
 ensure_prereqs
+
+if wants style; then
+    log "0. style: cargo fmt --check, cargo clippy --all-targets -D warnings"
+    set +e
+    (cd "$ROOT" && cargo fmt --all --check && cargo clippy --workspace --all-targets -- -D warnings)
+    rc=$?; set -e
+    record style $rc
+fi
 
 if wants unit; then
     log "1. unit tests of the pure logic"
