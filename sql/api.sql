@@ -139,8 +139,7 @@ AS $$
 BEGIN
     IF uid IS DISTINCT FROM sharing.current_user_id()
        AND NOT sharing._may_manage()
-       AND NOT (SELECT rolsuper OR pg_has_role(oid, 'sharing_app', 'MEMBER')
-                  FROM pg_roles WHERE oid = sharing._outer_role_oid()) THEN
+       AND NOT sharing._is_app() THEN
         RAISE EXCEPTION 'permission denied to inspect the access of user %', uid USING ERRCODE = '42501',
             HINT = 'Only the user themselves, sharing admins and sharing_app members may ask.';
     END IF;
@@ -338,8 +337,7 @@ AS $$
 DECLARE
     key text;
 BEGIN
-    IF NOT sharing._may_manage() AND NOT (SELECT rolsuper OR pg_has_role(oid, 'sharing_app', 'MEMBER')
-                                           FROM pg_roles WHERE oid = sharing._outer_role_oid()) THEN
+    IF NOT sharing._may_manage() AND NOT sharing._is_app() THEN
         RAISE EXCEPTION 'permission denied for function sharing.who_can_access' USING ERRCODE = '42501';
     END IF;
     PERFORM sharing._require_protected(tbl, false);

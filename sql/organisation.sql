@@ -19,6 +19,17 @@ AS $$
                     WHERE u.id = sharing.current_user_id() AND u.active AND p.manage_sharing)
 $$;
 
+-- Whether the session's outer role is an application login: a superuser or
+-- a member of sharing_app, which may act for users (act_as) and ask about
+-- any of them. Answers about the caller only, so PUBLIC may call it.
+CREATE FUNCTION sharing._is_app() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT r.rolsuper OR pg_has_role(r.oid, 'sharing_app', 'MEMBER')
+                       FROM pg_roles r WHERE r.oid = sharing._outer_role_oid()), false)
+$$;
+
 CREATE FUNCTION sharing._require_manage(fn text) RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

@@ -229,13 +229,7 @@ pub fn current_user_id() -> Option<i64> {
 }
 
 fn act_as_checked(user_id: Option<i64>) -> Result<()> {
-    let outer = _outer_role_oid();
-    let allowed = query_one::<bool>(
-        "SELECT r.rolsuper OR pg_catalog.pg_has_role(r.oid, 'sharing_app', 'MEMBER') \
-           FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) $1",
-        &[outer.into()],
-    )?
-    .unwrap_or(false);
+    let allowed = query_one::<bool>("SELECT sharing._is_app()", &[])?.unwrap_or(false);
     if !allowed {
         return Err(SharingError::PermissionDenied(
             "permission denied for function sharing.act_as: only members of sharing_app may act on behalf of users"
