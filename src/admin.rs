@@ -6,6 +6,7 @@ use crate::catalog::protected_model;
 use crate::error::{OrRaise, Result};
 use crate::protect::partition_tree;
 use pg_sharing_core::criteria::{self, Column, TypeFamily};
+use pg_sharing_core::policy::POLICY_NAMES;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use std::collections::BTreeMap;
@@ -62,9 +63,9 @@ fn policy_shapes(relation: &str) -> Result<PolicyShape> {
                     pg_catalog.array_to_string(polroles::pg_catalog.regrole[], ','), \
                     pg_catalog.pg_get_expr(polqual, polrelid), pg_catalog.pg_get_expr(polwithcheck, polrelid) \
                FROM pg_catalog.pg_policy WHERE polrelid = $1::regclass \
-                AND polname IN ('sharing_select', 'sharing_insert', 'sharing_update', 'sharing_delete')",
+                AND polname OPERATOR(pg_catalog.=) ANY ($2)",
             None,
-            &[relation.into()],
+            &[relation.into(), POLICY_NAMES.to_vec().into()],
         )?;
         let mut out = BTreeMap::new();
         for row in rows {

@@ -321,11 +321,12 @@ impl TableModel {
         let create = self.action_predicate(Action::Create, &row);
         let edit = self.action_predicate(Action::Edit, &row);
         let delete = self.action_predicate(Action::Delete, &row);
+        let [select, insert, update, delete_] = POLICY_NAMES;
         vec![
-            format!("CREATE POLICY sharing_select ON {relation} AS PERMISSIVE FOR SELECT TO PUBLIC USING {read}"),
-            format!("CREATE POLICY sharing_insert ON {relation} AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK {create}"),
-            format!("CREATE POLICY sharing_update ON {relation} AS PERMISSIVE FOR UPDATE TO PUBLIC USING {edit} WITH CHECK {edit}"),
-            format!("CREATE POLICY sharing_delete ON {relation} AS PERMISSIVE FOR DELETE TO PUBLIC USING {delete}"),
+            format!("CREATE POLICY {select} ON {relation} AS PERMISSIVE FOR SELECT TO PUBLIC USING {read}"),
+            format!("CREATE POLICY {insert} ON {relation} AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK {create}"),
+            format!("CREATE POLICY {update} ON {relation} AS PERMISSIVE FOR UPDATE TO PUBLIC USING {edit} WITH CHECK {edit}"),
+            format!("CREATE POLICY {delete_} ON {relation} AS PERMISSIVE FOR DELETE TO PUBLIC USING {delete}"),
         ]
     }
 
