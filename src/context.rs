@@ -25,7 +25,7 @@
 
 use crate::catalog::{query_one_in_snapshot, query_row_in_snapshot};
 use crate::error::OrRaise;
-use pg_sharing_core::policy::TableModel;
+use pg_sharing_core::policy::{Action, TableModel};
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -130,6 +130,9 @@ struct UserSets {
 /// Beyond this many users in one generation, start afresh (an application
 /// acting for many users in turn must not grow a backend without bound).
 const MAX_USERS: usize = 1024;
+
+/// Beyond this many remembered table models, start afresh.
+const MAX_MODELS: usize = 1024;
 
 struct Memory {
     snapshot: Option<SnapshotFacts>,
@@ -444,12 +447,13 @@ pub fn rule_reaches(rid: i64) -> bool {
 
 /// Does the current user's profile allow `action` on `target`.
 pub fn action_allowed(target: pg_sys::Oid, action: &str) -> bool {
-    let i = match action {
-        "create" => 0,
-        "read" => 1,
-        "edit" => 2,
-        "delete" => 3,
-        _ => return false,
+    // The columns of `reach`'s query, in this order.
+    let i = match Action::parse(action) {
+        Some(Action::Create) => 0,
+        Some(Action::Read) => 1,
+        Some(Action::Edit) => 2,
+        Some(Action::Delete) => 3,
+        None => return false,
     };
     reach(target).allowed[i]
 }
@@ -484,7 +488,7 @@ pub fn table_model(rel: pg_sys::Oid) -> Option<Rc<TableModel>> {
     let model = Rc::new(crate::catalog::table_model(rel).or_raise()?);
     MEMORY.with(|m| {
         let mut m = m.borrow_mut();
-        if m.models.len() >= MAX_USERS {
+        if m.models.len() >= MAX_MODELS {
             m.models.clear();
         }
         m.models.insert(rel.to_u32(), (stamp, model.clone()))
