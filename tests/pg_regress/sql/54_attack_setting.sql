@@ -29,10 +29,6 @@ CREATE VIEW s54.whoami WITH (security_invoker = true) AS
     SELECT current_user AS role, sharing.current_user_id() AS user_id,
            coalesce((SELECT string_agg(id::text, ',' ORDER BY id) FROM s54.t), '-') AS sees;
 GRANT SELECT ON s54.whoami TO PUBLIC;
--- A statement's outcome: 'ok', or its SQLSTATE and message.
-CREATE FUNCTION s54.try(cmd text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE cmd; RETURN 'ok'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
-GRANT EXECUTE ON FUNCTION s54.try(text) TO PUBLIC;
 
 -- 1. A placeholder set before pg_sharing is loaded: a fresh session, a
 -- client role, nothing of pg_sharing called yet. PostgreSQL keeps the
@@ -50,6 +46,10 @@ SELECT * FROM s54.whoami;
 -- then SET ROLE to a client role: the check hook refuses the value when
 -- the library defines the setting.
 \c - postgres
+-- pg_temp.try: tests/pg_regress/helpers.sql (this session's; \c ends it)
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 SET sharing.identity = 'u:5401';
 SET ROLE s54_plain;
 SELECT * FROM s54.whoami;
@@ -57,30 +57,30 @@ RESET ROLE;
 
 -- 2. Once loaded: a client role can neither set, reset nor read it.
 SET ROLE s54_eve;
-SELECT s54.try($$SET sharing.identity = 'u:5401'$$) AS "SET";
+SELECT pg_temp.try($$SET sharing.identity = 'u:5401'$$) AS "SET";
 BEGIN;
-SELECT s54.try($$SET LOCAL sharing.identity = 'u:5401'$$) AS "SET LOCAL";
+SELECT pg_temp.try($$SET LOCAL sharing.identity = 'u:5401'$$) AS "SET LOCAL";
 ROLLBACK;
-SELECT s54.try($$RESET sharing.identity$$) AS "RESET";
-SELECT s54.try($$SELECT set_config('sharing.identity', 'u:5401', false)$$) AS set_config;
-SELECT s54.try($$SELECT set_config('sharing.identity', 'u:5401', true)$$) AS "set_config local";
-SELECT s54.try($$SHOW sharing.identity$$) AS "SHOW";
-SELECT s54.try($$SELECT current_setting('sharing.identity')$$) AS current_setting;
+SELECT pg_temp.try($$RESET sharing.identity$$) AS "RESET";
+SELECT pg_temp.try($$SELECT set_config('sharing.identity', 'u:5401', false)$$) AS set_config;
+SELECT pg_temp.try($$SELECT set_config('sharing.identity', 'u:5401', true)$$) AS "set_config local";
+SELECT pg_temp.try($$SHOW sharing.identity$$) AS "SHOW";
+SELECT pg_temp.try($$SELECT current_setting('sharing.identity')$$) AS current_setting;
 SELECT count(*) AS listed FROM pg_catalog.pg_settings WHERE name = 'sharing.identity';
-SELECT s54.try($$ALTER ROLE s54_eve SET sharing.identity = 'u:5401'$$) AS "ALTER ROLE SET";
-SELECT s54.try($$CREATE FUNCTION pg_temp.boss() RETURNS bigint LANGUAGE sql
+SELECT pg_temp.try($$ALTER ROLE s54_eve SET sharing.identity = 'u:5401'$$) AS "ALTER ROLE SET";
+SELECT pg_temp.try($$CREATE FUNCTION pg_temp.boss() RETURNS bigint LANGUAGE sql
                    SET sharing.identity = 'u:5401' AS 'SELECT sharing.current_user_id()'$$) AS "function SET";
 SELECT * FROM s54.whoami;
 RESET ROLE;
 
 -- 3. Not even a superuser can name a user with it: every value but the
 -- empty one ("not acting") is refused, whichever way it is set.
-SELECT s54.try($$SET sharing.identity = 'u:5401'$$) AS "SET";
-SELECT s54.try($$SET sharing.identity = '-'$$) AS "SET nobody";
-SELECT s54.try($$SELECT set_config('sharing.identity', 'u:5401', true)$$) AS set_config;
-SELECT s54.try($$ALTER ROLE s54_plain SET sharing.identity = 'u:5401'$$) AS "ALTER ROLE SET";
-SELECT s54.try($$ALTER DATABASE pg_sharing_regress SET sharing.identity = 'u:5401'$$) AS "ALTER DATABASE SET";
-SELECT s54.try($$CREATE FUNCTION s54.boss() RETURNS bigint LANGUAGE sql
+SELECT pg_temp.try($$SET sharing.identity = 'u:5401'$$) AS "SET";
+SELECT pg_temp.try($$SET sharing.identity = '-'$$) AS "SET nobody";
+SELECT pg_temp.try($$SELECT set_config('sharing.identity', 'u:5401', true)$$) AS set_config;
+SELECT pg_temp.try($$ALTER ROLE s54_plain SET sharing.identity = 'u:5401'$$) AS "ALTER ROLE SET";
+SELECT pg_temp.try($$ALTER DATABASE pg_sharing_regress SET sharing.identity = 'u:5401'$$) AS "ALTER DATABASE SET";
+SELECT pg_temp.try($$CREATE FUNCTION s54.boss() RETURNS bigint LANGUAGE sql
                    SET sharing.identity = 'u:5401' AS 'SELECT sharing.current_user_id()'$$) AS "function SET";
 SELECT setconfig FROM pg_catalog.pg_db_role_setting WHERE setrole = 's54_plain'::regrole;
 ALTER SYSTEM SET sharing.identity = 'u:5401';
@@ -99,6 +99,9 @@ ALTER ROLE s54_plain SET sharing.identity = 'u:5401';
 SELECT * FROM s54.whoami;
 \c - postgres
 ALTER ROLE s54_plain RESET sharing.identity;
+\set ECHO none
+\i helpers.sql
+\set ECHO all
 
 -- 4. act_as sets it; RESET ALL and a failed attempt to change it leave it
 -- as act_as set it; the transaction's end clears it.
@@ -107,7 +110,7 @@ BEGIN;
 SELECT sharing.act_as(5402);
 RESET ALL;
 SELECT * FROM s54.whoami;
-SELECT s54.try($$SET LOCAL sharing.identity = 'u:5401'$$) AS "SET LOCAL";
+SELECT pg_temp.try($$SET LOCAL sharing.identity = 'u:5401'$$) AS "SET LOCAL";
 SELECT * FROM s54.whoami;
 COMMIT;
 SELECT * FROM s54.whoami;
