@@ -205,3 +205,59 @@ stop_standby() {
         as_server_user "$PG_BIN/pg_ctl" -D "$STANDBY_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
 }
+
+# ---------------------------------------------------------------- Citus
+
+# Where the Citus source and its build script are: CITUS_DIR, else the
+# team's shared folder next to the repository (../shared/citus).
+CITUS_DIR="${CITUS_DIR:-$ROOT/../shared/citus}"
+
+# ensure_citus: Citus installed into the system PostgreSQL 15, built from
+# CITUS_DIR/build.sh when missing (idempotent; a few minutes the first time).
+ensure_citus() {
+    if [ -f "$($PG_CONFIG --pkglibdir)/citus.so" ] && [ -f "$($PG_CONFIG --sharedir)/extension/citus.control" ]; then
+        return 0
+    fi
+    [ -x "$CITUS_DIR/build.sh" ] || [ -f "$CITUS_DIR/build.sh" ] \
+        || die "Citus is not installed and $CITUS_DIR/build.sh is missing: set CITUS_DIR to a folder with Citus' source and build.sh, or install Citus 13 for PostgreSQL 15"
+    log "building and installing Citus from $CITUS_DIR (a few minutes, once)"
+    as_root bash "$CITUS_DIR/build.sh" >"$RUN_DIR/citus-build.log" 2>&1 \
+        || { tail -n 40 "$RUN_DIR/citus-build.log" >&2; die "building Citus failed (log: $RUN_DIR/citus-build.log)"; }
+}
+
+# start_citus_cluster NAME DB [WORKERS]: a coordinator and WORKERS (default
+# 2) workers, each a throwaway cluster with Citus preloaded and database DB
+# with extension citus; the coordinator knows itself and the workers.
+# Sets COORD_PORT, WORKER_PORTS (array) and CITUS_DIRS (for
+# stop_citus_cluster).
+start_citus_cluster() {
+    local name="$1" db="$2" workers="${3:-2}" n
+    COORD_PORT="" WORKER_PORTS=() CITUS_DIRS=()
+    for n in $(seq 0 "$workers"); do
+        local node="coord"; [ "$n" -eq 0 ] || node="worker$n"
+        local dir; dir="$(cluster_dir "$name-$node")"
+        as_server_user "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+        pg_start_on_free_port "$dir" "-c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=off \
+            -c shared_preload_libraries=citus -c max_prepared_transactions=100 -c wal_level=logical" \
+            || die "Citus node $node of $name did not start"
+        CITUS_DIRS+=("$dir")
+        if [ "$n" -eq 0 ]; then COORD_PORT="$STARTED_PORT"; else WORKER_PORTS+=("$STARTED_PORT"); fi
+        psql -X -q -h 127.0.0.1 -p "$STARTED_PORT" -U postgres -d postgres -c "CREATE DATABASE $db" >/dev/null
+        psql -X -q -h 127.0.0.1 -p "$STARTED_PORT" -U postgres -d "$db" -c "CREATE EXTENSION citus" >/dev/null
+    done
+    psql -X -q -h 127.0.0.1 -p "$COORD_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 \
+        -c "SELECT citus_set_coordinator_host('127.0.0.1', $COORD_PORT)" >/dev/null
+    for n in "${WORKER_PORTS[@]}"; do
+        psql -X -q -h 127.0.0.1 -p "$COORD_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 \
+            -c "SELECT citus_add_node('127.0.0.1', $n)" >/dev/null
+    done
+    export COORD_PORT
+    log "Citus cluster $name: coordinator on port $COORD_PORT, workers on ${WORKER_PORTS[*]}"
+}
+
+stop_citus_cluster() {
+    local dir
+    for dir in "${CITUS_DIRS[@]}"; do
+        as_server_user "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    done
+}

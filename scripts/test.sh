@@ -9,10 +9,12 @@
 #      tokio-postgres, pgbouncer, BI via psql, a hot standby, a DBA session)
 #   6. the docs' SQL examples               (scripts/doccheck.sh: docs/reference.md, docs/tutorial.md)
 #   7. faults and load                      (scripts/faults.sh: backends killed mid-change, a pgbench soak)
+#   8. Citus                                (tests/citus/run.sh: a coordinator and two workers against
+#      a single node, both identity paths, attacks on a worker; builds Citus when missing)
 # against throwaway clusters, and exits non-zero if anything fails.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh --only X   one part: style, unit, pgrx, regress, itest, examples, docs or faults
+#   scripts/test.sh --only X   one part: style, unit, pgrx, regress, itest, examples, docs, faults or citus
 #   REGRESS_TESTS="10_roles 11_users" scripts/test.sh --only regress
 #                              only those regression tests (after 00_setup)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,7 +23,7 @@ ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --only) ONLY="$2"; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
 done
@@ -116,6 +118,14 @@ if wants faults; then
     log "7. faults and load: crash recovery and a soak (scripts/faults.sh, own cluster)"
     set +e; "$ROOT/scripts/faults.sh"; rc=$?; set -e
     record faults $rc
+fi
+
+if wants citus; then
+    log "8. Citus: a coordinator and two workers against a single node (tests/citus/run.sh, own clusters)"
+    # Another part's cargo pgrx test may have installed a test build.
+    install_extension
+    set +e; "$ROOT/tests/citus/run.sh"; rc=$?; set -e
+    record citus $rc
 fi
 
 echo

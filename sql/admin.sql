@@ -30,7 +30,9 @@ BEGIN
         NEW.modified_at := coalesce(NEW.modified_at, NEW.created_at);
         NEW.modified_by := coalesce(NEW.modified_by, NEW.created_by);
     ELSIF (to_jsonb(NEW) - ARRAY['modified_at', 'modified_by'])
-          IS DISTINCT FROM (to_jsonb(OLD) - ARRAY['modified_at', 'modified_by']) THEN
+          IS DISTINCT FROM (to_jsonb(OLD) - ARRAY['modified_at', 'modified_by'])
+          -- (a Citus worker keeps the coordinator's stamps: sql/citus.sql)
+          AND current_setting('sharing.applying_coordinator_change', true) IS DISTINCT FROM 'on' THEN
         NEW.modified_at := now();
         NEW.modified_by := sharing._actor();
     END IF;

@@ -229,6 +229,14 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- On a Citus worker the model is a copy of the coordinator's, changed
+    -- only by what the coordinator sends (sql/citus.sql).
+    IF TG_WHEN = 'BEFORE' AND sharing._citus_group() > 0
+       AND current_setting('sharing.applying_coordinator_change', true) IS DISTINCT FROM 'on'
+       AND EXISTS (SELECT 1 FROM sharing._cluster_key) THEN
+        RAISE EXCEPTION 'the sharing model cannot be changed on a Citus worker (group %)', sharing._citus_group()
+            USING ERRCODE = '25006', HINT = 'Change it on the coordinator; every node gets the change.';
+    END IF;
     UPDATE sharing._model_generation SET generation = nextval('sharing._model_generation_seq');
     RETURN NULL;
 END
@@ -260,7 +268,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     -- A partition's shares are filed under its protected root table.
-    root regclass := coalesce(pg_partition_root(TG_RELID), TG_RELID);
+    root regclass := sharing._protected_root(TG_RELID);
     t sharing.protected_tables;
 BEGIN
     SELECT * INTO t FROM sharing.protected_tables p WHERE p.tbl = root;
@@ -292,7 +300,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    root regclass := coalesce(pg_partition_root(TG_RELID), TG_RELID);
+    root regclass := sharing._protected_root(TG_RELID);
     pk text := (SELECT pk_column::text FROM sharing.protected_tables WHERE tbl = root);
     old_key text := to_jsonb(OLD) ->> pk;
 BEGIN

@@ -162,7 +162,7 @@ thread_local! {
 /// Runs `f` as the extension's owner (like SECURITY DEFINER without its
 /// per-call setting save and restore), restoring the caller afterwards,
 /// also when `f` raises an error.
-fn as_owner<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(pg_sys::Oid, i32);
     impl Drop for Restore {
         fn drop(&mut self) {

@@ -22,20 +22,36 @@
 //! savepoint rolled back undoes it. [`as_user`] sets it like a function's
 //! `SET` clause, for the duration of a check about another user.
 //!
+//! On a Citus cluster the acting user must also reach the worker backends
+//! that evaluate the shard queries. `act_as` relays it there as a second
+//! setting, `sharing.relayed_identity`: a token naming the user and the
+//! role that acts, signed with the cluster key (`sharing._cluster_key`, a
+//! table no client can read, the same on every node). Citus propagates the
+//! `SET LOCAL` that sets it to every node of the transaction. Any role may
+//! set that setting, but a token is believed only when its signature
+//! verifies and it names the role of the backend reading it: a client
+//! cannot make one, and one seen in a log cannot be used by another role.
+//!
 //! The SQL run here is called directly by any client, under the client's own
 //! `search_path`: every operator in it is schema-qualified
 //! (`OPERATOR(pg_catalog.=)`), so that an operator a client defines in a
 //! schema of its own cannot change whom the session is taken for.
 
-use crate::catalog::query_one;
+use crate::catalog::{query_one, query_one_in_snapshot};
 use crate::error::{OrRaise, Result, SharingError};
+use hmac::{Hmac, KeyInit, Mac};
 use pgrx::prelude::*;
-use std::cell::Cell;
+use sha2::Sha256;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The name of the setting that carries the acting user.
 pub const SETTING: &str = "sharing.identity";
+
+/// The name of the setting that relays the acting user to other nodes of a
+/// Citus cluster.
+pub const RELAYED_SETTING: &str = "sharing.relayed_identity";
 
 /// Who the session acts as, when something set it: a user, or nobody (a
 /// check about a NULL user). Any bigint is a possible user id, so "nobody"
@@ -69,10 +85,75 @@ impl Acting {
     }
 }
 
+/// A relayed identity: `v1:<user id>:<signature in hex>:<role>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Relayed {
+    user_id: i64,
+    signature: Vec<u8>,
+    role: String,
+}
+
+impl Relayed {
+    fn message(user_id: i64, role: &str) -> Vec<u8> {
+        format!("pg_sharing relayed identity v1\0{user_id}\0{role}").into_bytes()
+    }
+
+    fn mac(key: &[u8]) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length")
+    }
+
+    fn sign(key: &[u8], user_id: i64, role: &str) -> Relayed {
+        let mut mac = Self::mac(key);
+        mac.update(&Self::message(user_id, role));
+        Relayed {
+            user_id,
+            signature: mac.finalize().into_bytes().to_vec(),
+            role: role.to_owned(),
+        }
+    }
+
+    fn verifies(&self, key: &[u8]) -> bool {
+        let mut mac = Self::mac(key);
+        mac.update(&Self::message(self.user_id, &self.role));
+        mac.verify_slice(&self.signature).is_ok()
+    }
+
+    fn encode(&self) -> String {
+        let hex: String = self.signature.iter().map(|b| format!("{b:02x}")).collect();
+        format!("v1:{}:{hex}:{}", self.user_id, self.role)
+    }
+
+    fn decode(text: &str) -> Option<Relayed> {
+        let mut parts = text.splitn(4, ':');
+        if parts.next()? != "v1" {
+            return None;
+        }
+        let user_id = parts.next()?.parse().ok()?;
+        let hex = parts.next()?;
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let signature = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?;
+        let role = parts.next()?.to_owned();
+        (!role.is_empty()).then_some(Relayed {
+            user_id,
+            signature,
+            role,
+        })
+    }
+}
+
 thread_local! {
     // PostgreSQL backends are single-threaded; thread_local keeps Rust happy.
     /// The setting's value as the assign hook last parsed it.
     static ACTING: Cell<Option<Acting>> = const { Cell::new(None) };
+    /// The relayed setting's value as its assign hook last parsed it.
+    static RELAYED: RefCell<Option<Relayed>> = const { RefCell::new(None) };
+    /// The cluster key, once read (None: not read yet; Some(None): none).
+    static CLUSTER_KEY: RefCell<Option<Option<Vec<u8>>>> = const { RefCell::new(None) };
     /// True only while this module sets the setting.
     static SETTING_IT: Cell<bool> = const { Cell::new(false) };
 }
@@ -84,6 +165,9 @@ static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// The setting's storage, owned by PostgreSQL's GUC machinery.
 static mut VALUE: *mut c_char = std::ptr::null_mut();
+
+/// The relayed setting's storage, owned by PostgreSQL's GUC machinery.
+static mut RELAYED_VALUE: *mut c_char = std::ptr::null_mut();
 
 /// A number that changes whenever the identity may have changed (and when
 /// [`invalidate`] is called).
@@ -130,7 +214,51 @@ unsafe extern "C-unwind" fn assign_identity(newval: *const c_char, _extra: *mut 
     invalidate();
 }
 
-/// Defines the setting; called once from `_PG_init`.
+/// A relayed identity is taken from `SET` (what Citus sends) and from a
+/// parallel worker's restore only: never from a file, a connection option,
+/// or a role's or database's settings, which would make it last.
+unsafe extern "C-unwind" fn check_relayed(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: PostgreSQL passes a valid pointer to a (possibly NULL) string.
+    let text = unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            return true;
+        }
+        CStr::from_ptr(*newval).to_str().unwrap_or("\u{0}")
+    };
+    if text.is_empty() {
+        return true;
+    }
+    // SAFETY: a backend global.
+    let restoring_in_worker = unsafe { pg_sys::InitializingParallelWorker };
+    let ok = (source == pg_sys::GucSource::PGC_S_SESSION || restoring_in_worker)
+        && Relayed::decode(text).is_some();
+    if !ok {
+        // SAFETY: sets the error code of the check's failure report.
+        unsafe {
+            pg_sys::GUC_check_errcode(pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE as i32)
+        };
+    }
+    ok
+}
+
+unsafe extern "C-unwind" fn assign_relayed(newval: *const c_char, _extra: *mut c_void) {
+    // SAFETY: a valid (possibly NULL) string, checked by check_relayed.
+    let text = unsafe {
+        if newval.is_null() {
+            ""
+        } else {
+            CStr::from_ptr(newval).to_str().unwrap_or("")
+        }
+    };
+    RELAYED.with(|r| *r.borrow_mut() = Relayed::decode(text));
+    invalidate();
+}
+
+/// Defines the settings; called once from `_PG_init`.
 pub fn init() {
     let name = CString::new(SETTING).expect("no NUL");
     let short = c"The pg_sharing user this transaction acts as (set by sharing.act_as only).";
@@ -156,6 +284,107 @@ pub fn init() {
             None,
         );
     }
+    let name = CString::new(RELAYED_SETTING).expect("no NUL");
+    let short =
+        c"The pg_sharing user relayed from a Citus coordinator (set by sharing.act_as only).";
+    // SAFETY: as above. Any role may set it (Citus sets it as the session's
+    // role); the check hook and the signature decide what is believed.
+    unsafe {
+        pg_sys::DefineCustomStringVariable(
+            name.into_raw(),
+            short.as_ptr(),
+            std::ptr::null(),
+            &raw mut RELAYED_VALUE,
+            c"".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            flags as i32,
+            Some(check_relayed),
+            Some(assign_relayed),
+            None,
+        );
+    }
+}
+
+/// The cluster key, read once per backend as the extension's owner; None
+/// outside a Citus cluster set up with `sharing.enable_citus()`.
+fn cluster_key(reload: bool) -> Option<Vec<u8>> {
+    if !reload {
+        if let Some(known) = CLUSTER_KEY.with(|k| k.borrow().clone()) {
+            return known;
+        }
+    }
+    let key = crate::context::as_owner(|| {
+        query_one_in_snapshot::<Vec<u8>>("SELECT key FROM sharing._cluster_key", &[]).or_raise()
+    });
+    CLUSTER_KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
+    key
+}
+
+/// The name of a role.
+fn role_name(role: pg_sys::Oid) -> String {
+    // SAFETY: GetUserNameFromId raises an error for a role that does not
+    // exist; the string it returns is palloc'd and copied here.
+    unsafe {
+        CStr::from_ptr(pg_sys::GetUserNameFromId(role, false))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The user relayed to this backend, or None when nothing is relayed; an
+/// error when the relayed token does not verify:
+/// it was not made by a node of this cluster, or for another role (a
+/// superuser's backend, which could read the key anyway, takes any).
+fn relayed_user() -> Option<i64> {
+    let relayed = RELAYED.with(|r| r.borrow().clone())?;
+    // SAFETY: backend globals, valid inside a transaction.
+    let (outer, superuser) = unsafe {
+        let outer = pg_sys::GetOuterUserId();
+        (outer, pg_sys::superuser_arg(outer))
+    };
+    let role = role_name(outer);
+    let verifies = |reload| cluster_key(reload).is_some_and(|key| relayed.verifies(&key));
+    if (relayed.role == role || superuser) && (verifies(false) || verifies(true)) {
+        return Some(relayed.user_id);
+    }
+    SharingError::PermissionDenied(format!(
+        "the identity relayed in {RELAYED_SETTING} (role \"{}\") is not valid for role \"{role}\" on this node",
+        relayed.role
+    ))
+    .raise()
+}
+
+/// On a node of a Citus cluster, relays `user_id` to the other nodes of
+/// this transaction, for connections made as the current role: a signed
+/// token set with `SET LOCAL`, which Citus propagates to every node
+/// (`citus.propagate_set_commands = local`, set here for the transaction).
+/// Nothing outside a cluster.
+fn relay(user_id: i64) -> Result<()> {
+    let citus = c"citus.propagate_set_commands";
+    // SAFETY: reads a setting by name; NULL when Citus is not loaded.
+    let loaded = unsafe { !pg_sys::GetConfigOption(citus.as_ptr(), true, false).is_null() };
+    if !loaded {
+        return Ok(());
+    }
+    let Some(key) = cluster_key(false) else {
+        return Ok(());
+    };
+    // SAFETY: a backend global, valid inside a transaction.
+    let role = role_name(unsafe { pg_sys::GetUserId() });
+    let token = Relayed::sign(&key, user_id, &role).encode();
+    Spi::run("SELECT pg_catalog.set_config('citus.propagate_set_commands', 'local', true)")?;
+    set_relayed(&token)
+}
+
+/// `SET LOCAL` of the relayed setting, through SPI so that Citus sees it
+/// (it propagates a `SET LOCAL` in a transaction block, where `act_as`
+/// belongs).
+fn set_relayed(text: &str) -> Result<()> {
+    Spi::run(&format!(
+        "SET LOCAL {RELAYED_SETTING} = {}",
+        pgrx::spi::quote_literal(text)
+    ))?;
+    Ok(())
 }
 
 /// Sets the setting with PostgreSQL's `action` (LOCAL for act_as, SAVE
@@ -225,6 +454,9 @@ pub fn current_user_id() -> Option<i64> {
         Some(Acting::Nobody) => return None,
         None => {}
     }
+    if let Some(uid) = relayed_user() {
+        return Some(uid);
+    }
     crate::context::mapped_user(_outer_role_oid())
 }
 
@@ -263,7 +495,7 @@ fn act_as_checked(user_id: Option<i64>) -> Result<()> {
         Some(Acting::User(user_id)),
         pg_sys::GucAction::GUC_ACTION_LOCAL,
     );
-    Ok(())
+    relay(user_id)
 }
 
 /// Acts as `user_id` until the end of the current transaction.

@@ -12,6 +12,7 @@
 //! - `api.sql`: public wrappers over the Rust internals, explanations, grants;
 //! - `admin.sql`: rule lifecycle, the rule list, the doctor;
 //! - `config.sql`: export_config / apply_config (config as code);
+//! - `citus.sql`: the model on every node of a Citus cluster;
 //! - who the user is, carried to every backend by a guarded setting:
 //!   `identity.rs`;
 //! - the current user's sets, remembered per model generation: `context.rs`;
@@ -69,6 +70,7 @@ extension_sql_file!(
     name = "config",
     requires = ["admin", admin::_validate_config]
 );
+extension_sql_file!("../sql/citus.sql", name = "citus", requires = ["config"]);
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]

@@ -69,7 +69,32 @@ fn require_table(rel: pg_sys::Oid) -> Result<String> {
             qualified_name(root)?
         )));
     }
+    // On a Citus cluster every node enforces the table with its own copy of
+    // the model, which names the table: it must exist on every node.
+    if citus_enabled()? && !is_citus_table(rel)? {
+        return Err(SharingError::InvalidTableDefinition(format!(
+            "{name} is not a Citus table; on a Citus cluster protect distributed or reference tables \
+             (distribute it with create_distributed_table or create_reference_table first)"
+        )));
+    }
     Ok(name)
+}
+
+/// True when `sharing.enable_citus()` has run in this database.
+fn citus_enabled() -> Result<bool> {
+    Ok(query_one::<bool>(
+        "SELECT sharing._citus_group() IS NOT NULL AND EXISTS (SELECT 1 FROM sharing._cluster_key)",
+        &[],
+    )?
+    .unwrap_or(false))
+}
+
+fn is_citus_table(rel: pg_sys::Oid) -> Result<bool> {
+    Ok(query_one::<bool>(
+        "SELECT sharing._is_citus_table($1::regclass)",
+        &[rel.into()],
+    )?
+    .unwrap_or(false))
 }
 
 fn primary_key(rel: pg_sys::Oid, name: &str) -> Result<PrimaryKey> {
@@ -245,6 +270,12 @@ pub fn apply_policies(rel: pg_sys::Oid) -> Result<()> {
 
 fn install_triggers(rel: pg_sys::Oid, guarded: &[&str], forget_shares: bool) -> Result<()> {
     let name = qualified_name(rel)?;
+    let citus = is_citus_table(rel)?;
+    if citus {
+        // Citus creates triggers on the shards only when told to: the guard
+        // reads the model and the record on the node of the shard.
+        Spi::run("SELECT pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true)")?;
+    }
     let changed: Vec<String> = guarded
         .iter()
         .map(|c| format!("OLD.{0} IS DISTINCT FROM NEW.{0}", quote_ident(c)))
@@ -254,7 +285,10 @@ fn install_triggers(rel: pg_sys::Oid, guarded: &[&str], forget_shares: bool) -> 
          EXECUTE FUNCTION sharing._guard_protected_columns()",
         changed.join(" OR ")
     ))?;
-    if forget_shares {
+    // On Citus, a shard's trigger could not change the model of the other
+    // nodes: the shares of deleted records are removed by
+    // sharing.forget_orphan_shares (docs/scaling.md).
+    if forget_shares && !citus {
         for relation in partition_tree(rel)? {
             install_share_triggers(&relation)?;
         }
@@ -525,9 +559,32 @@ fn _record_exists(tbl: pg_sys::Oid, record_id: &str) -> bool {
 #[pg_extern(stable, parallel_safe)]
 fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 {
     let model = context::protected_model(tbl);
-    let query = model.level_query();
+    if !is_citus_table(tbl).or_raise() {
+        let query = model.level_query();
+        return crate::identity::as_user(user_id, || {
+            query_one::<i32>(&query, &[record_id.into()])
+                .or_raise()
+                .unwrap_or(0)
+        });
+    }
+    // On Citus a query of the table runs on the node of its shard, for the
+    // session's user: read the record (as the caller, a SECURITY DEFINER
+    // function's owner), then evaluate the predicates here, for user_id.
+    let Some(row) = query_one::<pgrx::JsonB>(
+        &format!(
+            "SELECT pg_catalog.to_jsonb(t) FROM {} t WHERE t.{} = $1::{}",
+            model.table,
+            quote_ident(&model.pk_column),
+            model.pk_type
+        ),
+        &[record_id.into()],
+    )
+    .or_raise() else {
+        return 0;
+    };
+    let query = model.level_query_of_row();
     crate::identity::as_user(user_id, || {
-        query_one::<i32>(&query, &[record_id.into()])
+        query_one::<i32>(&query, &[row.into()])
             .or_raise()
             .unwrap_or(0)
     })

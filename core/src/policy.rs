@@ -334,17 +334,33 @@ impl TableModel {
     /// primary key is `$1` (text), or no row when there is no such record.
     pub fn level_query(&self) -> String {
         let row = format!("{}.", self.table);
-        let case: Vec<String> = [Level::ReadWriteDelete, Level::ReadWrite, Level::Read]
-            .iter()
-            .map(|l| format!("WHEN {} THEN {}", self.level_predicate(*l, &row), l.rank()))
-            .collect();
         format!(
-            "SELECT CASE {} ELSE 0 END FROM {} WHERE {row}{} = $1::{}",
-            case.join(" "),
+            "SELECT {} FROM {} WHERE {row}{} = $1::{}",
+            self.level_case(&row),
             self.table,
             quote_ident(&self.pk_column),
             self.pk_type
         )
+    }
+
+    /// Like [`level_query`](Self::level_query), for a row given as `$1`
+    /// (jsonb, the row as `to_jsonb` makes it) rather than read from the
+    /// table: the predicates are evaluated where the query runs, never
+    /// pushed to another node with the table (Citus).
+    pub fn level_query_of_row(&self) -> String {
+        format!(
+            "SELECT {} FROM pg_catalog.jsonb_populate_record(NULL::{}, $1) AS r",
+            self.level_case("r."),
+            self.table
+        )
+    }
+
+    fn level_case(&self, row: &str) -> String {
+        let case: Vec<String> = [Level::ReadWriteDelete, Level::ReadWrite, Level::Read]
+            .iter()
+            .map(|l| format!("WHEN {} THEN {}", self.level_predicate(*l, row), l.rank()))
+            .collect();
+        format!("CASE {} ELSE 0 END", case.join(" "))
     }
 }
 
@@ -448,6 +464,16 @@ mod tests {
             accounts(DefaultAccess::PublicReadWriteDelete, vec![]).insert_predicate("a."),
             "sharing._is_active()"
         );
+    }
+
+    #[test]
+    fn level_query_of_row_reads_the_row_from_its_parameter() {
+        let q = accounts(DefaultAccess::Private, vec![]).level_query_of_row();
+        assert!(q.starts_with("SELECT CASE WHEN"));
+        assert!(q.contains("sharing._member(r.\"owner_id\""));
+        assert!(q.ends_with(
+            "FROM pg_catalog.jsonb_populate_record(NULL::\"public\".\"accounts\", $1) AS r"
+        ));
     }
 
     #[test]

@@ -1,0 +1,67 @@
+-- What one user sees and may change, through one identity path; run by
+-- tests/citus/run.sh on a single node and on the Citus coordinator, as a
+-- login role mapped to the user (-v app=0) or as crm_app acting as the user
+-- (-v app=1), with -v uid=<user id>. Every write is rolled back.
+\set VERBOSITY terse
+\set ON_ERROR_STOP off
+\pset footer off
+
+-- Each block is one transaction; the application path acts as the user
+-- in every one of them.
+BEGIN;
+\if :app
+SELECT sharing.act_as(:uid) \gset
+\endif
+SELECT sharing.current_user_id() AS "me";
+-- multi-shard: the whole list, an aggregate, a group by, an ordered limit
+SELECT string_agg(id::text, ',' ORDER BY id) AS visible FROM accounts;
+SELECT count(*), sum(amount) FROM accounts;
+SELECT billing_city, count(*), sum(amount) FROM accounts GROUP BY billing_city ORDER BY billing_city;
+SELECT id, amount FROM accounts ORDER BY amount DESC, id LIMIT 5;
+-- router (one shard)
+SELECT id, name FROM accounts WHERE id = 3;
+SELECT id, name FROM accounts WHERE id = 8;
+SELECT id, name FROM accounts WHERE id = 10;
+COMMIT;
+
+-- writes: what an UPDATE and a DELETE reach, and an INSERT's check
+BEGIN;
+\if :app
+SELECT sharing.act_as(:uid) \gset
+\endif
+WITH changed AS (UPDATE accounts SET amount = amount + 1 WHERE id IN (2, 3, 5, 8, 10, 12) RETURNING id)
+SELECT string_agg(id::text, ',' ORDER BY id) AS updated FROM changed;
+WITH gone AS (DELETE FROM accounts WHERE id IN (2, 3, 5, 8, 10, 12) RETURNING id)
+SELECT string_agg(id::text, ',' ORDER BY id) AS deleted FROM gone;
+ROLLBACK;
+BEGIN;
+\if :app
+SELECT sharing.act_as(:uid) \gset
+\endif
+INSERT INTO accounts VALUES (1000 + :uid, :uid, 'Mine', 'Boston', 1) RETURNING id;
+ROLLBACK;
+BEGIN;
+\if :app
+SELECT sharing.act_as(:uid) \gset
+\endif
+INSERT INTO accounts VALUES (2000 + :uid, 1 + :uid % 5, 'Someone else''s', 'Boston', 1) RETURNING id;
+ROLLBACK;
+
+-- the checks, for this user, on records of several shards
+SELECT id, sharing.access_level(:uid, 'accounts', id::text) AS level,
+       sharing.can_read(:uid, 'accounts', id::text) AS read,
+       sharing.can_edit(:uid, 'accounts', id::text) AS edit,
+       sharing.can_delete(:uid, 'accounts', id::text) AS delete
+  FROM generate_series(1, 12) id ORDER BY id;
+
+-- a prepared statement executed again and again (PostgreSQL switches to a
+-- generic plan after five runs)
+PREPARE one(bigint) AS SELECT id FROM accounts WHERE id = $1;
+PREPARE mine AS SELECT count(*) FROM accounts;
+BEGIN;
+\if :app
+SELECT sharing.act_as(:uid) \gset
+\endif
+EXECUTE one(1); EXECUTE one(2); EXECUTE one(3); EXECUTE one(4); EXECUTE one(5); EXECUTE one(6); EXECUTE one(9);
+EXECUTE mine; EXECUTE mine; EXECUTE mine; EXECUTE mine; EXECUTE mine; EXECUTE mine; EXECUTE mine;
+COMMIT;
