@@ -328,6 +328,10 @@ BEGIN
                LATERAL sharing._policy_drift(p.tbl) m (problem)
          ORDER BY 2, 3;
 
+    -- On a Citus coordinator: the shards and the workers' copies of the
+    -- model (sql/citus.sql).
+    RETURN QUERY SELECT * FROM sharing._citus_findings();
+
     -- Roles that bypass row-level security and can log in.
     RETURN QUERY
         SELECT 'warning', r.rolname::text,

@@ -304,3 +304,75 @@ BEGIN
     RETURN n;
 END
 $$;
+
+-- A digest of this node's model, the derived sets included: equal on every
+-- node of a cluster whose copies agree.
+CREATE FUNCTION sharing._model_digest() RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+    part text;
+    digest text := '';
+BEGIN
+    FOREACH t IN ARRAY sharing._replicated_tables()
+                       || ARRAY['_role_closure', '_group_closure', '_user_principals'] LOOP
+        EXECUTE format('SELECT coalesce(md5(string_agg(to_jsonb(x)::text, '','' ORDER BY to_jsonb(x)::text)), '''') '
+                       'FROM sharing.%I x', t) INTO part;
+        digest := digest || t || ':' || part || ';';
+    END LOOP;
+    RETURN md5(digest);
+END
+$$;
+
+-- What sharing.check() reports about a Citus cluster, on its coordinator:
+-- shards of protected tables without row level security, our policies or
+-- the guard; workers whose model is not the coordinator's; protected tables
+-- that are not Citus tables.
+CREATE FUNCTION sharing._citus_findings()
+RETURNS TABLE (severity text, object text, message text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    digest text;
+BEGIN
+    IF sharing._citus_group() IS DISTINCT FROM 0 OR NOT EXISTS (SELECT 1 FROM sharing._cluster_key) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT 'error', p.tbl::text,
+               'protected table is not a Citus table: the workers do not have it, and the model cannot reach them'
+          FROM sharing.protected_tables p
+         WHERE NOT sharing._is_citus_table(p.tbl)
+         ORDER BY 2;
+    RETURN QUERY EXECUTE $q$
+        SELECT 'error', format('%s shard %s on %s:%s', p.tbl, r.shardid, r.nodename, r.nodeport),
+               CASE WHEN NOT r.success THEN 'cannot be checked: ' || r.result
+                    ELSE 'shard ' || CASE split_part(r.result, ':', 1)
+                                         WHEN 'false' THEN 'has row level security disabled or not forced'
+                                         ELSE format('has %s of the 4 pg_sharing policies and %s guard trigger(s)',
+                                                     split_part(r.result, ':', 2), split_part(r.result, ':', 3)) END END
+          FROM sharing.protected_tables p
+         CROSS JOIN LATERAL pg_catalog.run_command_on_placements(p.tbl,
+               $c$SELECT (c.relrowsecurity AND c.relforcerowsecurity)::text || ':'
+                      || (SELECT count(*) FROM pg_catalog.pg_policy o WHERE o.polrelid = c.oid
+                             AND o.polname IN ('sharing_select', 'sharing_insert', 'sharing_update', 'sharing_delete'))
+                      || ':' || (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid
+                                    AND g.tgname LIKE 'sharing\_guard%%')
+                   FROM pg_catalog.pg_class c WHERE c.oid = '%s'::regclass$c$) r
+         WHERE sharing._is_citus_table(p.tbl)
+           AND (NOT r.success OR r.result <> 'true:4:1')
+         ORDER BY 2 $q$;
+    digest := sharing._model_digest();
+    RETURN QUERY EXECUTE $q$
+        SELECT 'error', format('worker %s:%s', w.nodename, w.nodeport),
+               CASE WHEN NOT w.success THEN 'its model cannot be checked: ' || w.result
+                    ELSE 'its copy of the sharing model differs from the coordinator''s; '
+                         'SELECT sharing.enable_citus() copies the model to every node again' END
+          FROM pg_catalog.run_command_on_workers('SELECT sharing._model_digest()') w
+         WHERE NOT w.success OR w.result <> $1
+         ORDER BY 2 $q$ USING digest;
+END
+$$;

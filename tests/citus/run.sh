@@ -10,13 +10,16 @@
 #  1. every user, through both identity paths (their own login role mapped
 #     with db_role; crm_app calling act_as), runs queries.sql on both: router
 #     and multi-shard reads, aggregates, ORDER BY ... LIMIT, UPDATE / DELETE /
-#     INSERT (rolled back), can_* and access_level, prepared statements; and
-#     crm_app serves user after user on one connection (switch.sql). The
+#     INSERT (rolled back), can_* and access_level, prepared statements;
+#     crm_app serves user after user on one connection (switch.sql); an
+#     administrator asks who_can_access and explain_access (inspect.sql). The
 #     outputs must be identical on both, and different users must see
 #     different rows (so that the comparison can fail);
 #  2. an administrator changes the model (change.sql; one change is rolled
 #     back) on both, and step 1 runs again;
-#  3. every node's copy of the model equals the coordinator's;
+#  3. every node's copy of the model equals the coordinator's, and
+#     sharing.check() finds a shard without row level security and a worker
+#     whose model was changed behind the coordinator's back;
 #  4. attacks on a worker: forging or replaying the relayed identity, setting
 #     sharing.identity, reading a shard table directly;
 #  5. a model change racing multi-shard queries: every answer lies between
@@ -72,6 +75,7 @@ compare_round() {
     for node in single citus; do
         port=$SINGLE_PORT; [ "$node" = single ] || port=$COORD_PORT
         q "$port" crm_app -f "$HERE/switch.sql" 2>&1 | normalise >"$OUT/$round-switch-$node.out"
+        q "$port" crm_admin -f "$HERE/inspect.sql" 2>&1 | normalise >"$OUT/$round-inspect-$node.out"
     done
     local f name
     for f in "$OUT/$round"-*-single.out; do
@@ -109,27 +113,41 @@ if diff -q "$OUT/before-rep_east-citus.out" "$OUT/after-rep_east-citus.out" >/de
 fi
 
 log "3. every node's copy of the model is the coordinator's"
-MODEL_QUERY="SELECT md5(string_agg(t || ':' || r, ',' ORDER BY t, r)) FROM (
-  SELECT 'roles' t, to_jsonb(x)::text r FROM sharing.roles x UNION ALL
-  SELECT 'users', to_jsonb(x)::text FROM sharing.users x UNION ALL
-  SELECT 'groups', to_jsonb(x)::text FROM sharing.groups x UNION ALL
-  SELECT 'group_members', to_jsonb(x)::text FROM sharing.group_members x UNION ALL
-  SELECT 'profiles', to_jsonb(x)::text FROM sharing.profiles x UNION ALL
-  SELECT 'profile_permissions', to_jsonb(x)::text FROM sharing.profile_permissions x UNION ALL
-  SELECT 'protected_tables', to_jsonb(x)::text FROM sharing.protected_tables x UNION ALL
-  SELECT 'rules', to_jsonb(x)::text FROM sharing.rules x UNION ALL
-  SELECT 'shares', to_jsonb(x)::text FROM sharing.shares x UNION ALL
-  SELECT 'closure', to_jsonb(x)::text FROM sharing._role_closure x UNION ALL
-  SELECT 'principals', to_jsonb(x)::text FROM sharing._user_principals x) m"
-coord_model="$(q "$COORD_PORT" postgres -At -c "$MODEL_QUERY")"
+coord_model="$(q "$COORD_PORT" postgres -At -c "SELECT sharing._model_digest()")"
 for port in "${WORKER_PORTS[@]}"; do
-    worker_model="$(q "$port" postgres -At -c "$MODEL_QUERY")"
+    worker_model="$(q "$port" postgres -At -c "SELECT sharing._model_digest()")"
     if [ -n "$coord_model" ] && [ "$worker_model" = "$coord_model" ]; then
         pass "worker on port $port has the coordinator's model"
     else
         fail "worker on port $port: model $worker_model, coordinator $coord_model"
     fi
 done
+
+# sharing.check() looks at the shards and the workers' models: clean now,
+# and it reports a shard whose row level security was switched off and a
+# worker whose model was changed behind the coordinator's back, until
+# enable_citus copies the model again.
+citus_errors() { q "$COORD_PORT" postgres -At -F '|' -c "SELECT object, message FROM sharing.check() WHERE severity = 'error'"; }
+found="$(citus_errors)"
+[ -z "$found" ] && pass "check() finds no error on the cluster" || fail "check() on a healthy cluster: $found"
+read -r shard shard_port < <(q "$COORD_PORT" postgres -At -F ' ' -c "SELECT shard_name('accounts'::regclass, s.shardid), p.nodeport
+        FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid) JOIN pg_dist_node p ON p.groupid = pl.groupid
+       WHERE s.logicalrelid = 'accounts'::regclass ORDER BY s.shardid LIMIT 1")
+q "$shard_port" postgres -c "SET citus.enable_manual_changes_to_shards = on" \
+    -c "ALTER TABLE $shard NO FORCE ROW LEVEL SECURITY" >/dev/null
+found="$(citus_errors)"
+echo "$found" | grep -q "shard.*row level security disabled or not forced" \
+    && pass "check() reports the shard without forced row level security" || fail "check() missed the shard $shard: $found"
+q "$shard_port" postgres -c "SET citus.enable_manual_changes_to_shards = on" \
+    -c "ALTER TABLE $shard FORCE ROW LEVEL SECURITY" >/dev/null
+q "${WORKER_PORTS[1]}" postgres -c "SET sharing.applying_coordinator_change = on" \
+    -c "UPDATE sharing.roles SET share_with_peers = true WHERE name = 'Support'" >/dev/null
+found="$(citus_errors)"
+echo "$found" | grep -q "worker .*:${WORKER_PORTS[1]}|.*differs from the coordinator" \
+    && pass "check() reports the worker whose model differs" || fail "check() missed the changed model: $found"
+q "$COORD_PORT" postgres -c "SELECT sharing.enable_citus()" >/dev/null
+found="$(citus_errors)"
+[ -z "$found" ] && pass "enable_citus() copied the model again; check() is clean" || fail "after enable_citus: $found"
 
 log "4. attacks on a worker"
 W=${WORKER_PORTS[0]}
