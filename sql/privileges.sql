@@ -30,7 +30,7 @@ BEGIN
            AND (p.proname NOT LIKE '\_%'
                 OR p.proname IN ('_is_active', '_rule_reaches_me', '_visible_owners', '_shared_records',
                                  '_bypass', '_action_allowed', '_outer_role_oid', '_is_app', '_level_rank', '_member',
-                                 '_shared'))
+                                 '_shared', '_parent_allows'))
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', fn);
     END LOOP;

@@ -314,6 +314,11 @@ pub fn table_model(rel: pg_sys::Oid) -> Result<Option<TableModel>> {
         },
         (None, Some(parent), Some(parent_column)) => Kind::Child {
             parent_column,
+            co_located: query_one::<bool>(
+                "SELECT sharing._is_citus_table($1::regclass)",
+                &[rel.into()],
+            )?
+            .unwrap_or(false),
             parent: Box::new(table_model(parent)?.ok_or_else(|| {
                 SharingError::Internal(format!("parent of {} is not protected", rel.to_u32()))
             })?),

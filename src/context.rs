@@ -94,6 +94,9 @@ struct SnapshotFacts {
     /// The user a login role is mapped to by `db_role` (pg_roles names
     /// can change without a model change).
     mapped: HashMap<u32, Option<i64>>,
+    /// Whether (user, parent table, parent key, level) may reach a child
+    /// row through its parent (`sharing._parent_allows`).
+    parents: HashMap<(Option<i64>, u32, String, i32), bool>,
 }
 
 /// Facts about a user that hold for every table.
@@ -133,6 +136,9 @@ const MAX_USERS: usize = 1024;
 
 /// Beyond this many remembered table models, start afresh.
 const MAX_MODELS: usize = 1024;
+
+/// How many parent answers a snapshot remembers before starting over.
+const MAX_PARENTS: usize = 65536;
 
 struct Memory {
     snapshot: Option<SnapshotFacts>,
@@ -275,6 +281,7 @@ fn with_snapshot<R>(f: impl FnOnce(&mut SnapshotFacts) -> R) -> R {
             }),
             generation,
             mapped: HashMap::new(),
+            parents: HashMap::new(),
         };
         if key.is_none() {
             // No snapshot to key it by: answer, remember nothing.
@@ -307,6 +314,34 @@ pub fn mapped_user(role: pg_sys::Oid) -> Option<i64> {
     });
     with_snapshot(|s| s.mapped.insert(role.to_u32(), user));
     user
+}
+
+/// Whether the current user reaches `level` on the record `key` of the
+/// protected table `parent`, remembered per snapshot (a child table's
+/// policy asks once per row; the rows of one parent ask the same).
+pub fn parent_allows(
+    parent: pg_sys::Oid,
+    key: &str,
+    level: i32,
+    compute: impl FnOnce() -> bool,
+) -> bool {
+    let memo = (
+        crate::identity::current_user_id(),
+        parent.to_u32(),
+        key.to_owned(),
+        level,
+    );
+    if let Some(known) = with_snapshot(|s| s.parents.get(&memo).copied()) {
+        return known;
+    }
+    let allowed = compute();
+    with_snapshot(|s| {
+        if s.parents.len() >= MAX_PARENTS {
+            s.parents.clear();
+        }
+        s.parents.insert(memo, allowed)
+    });
+    allowed
 }
 
 /// `f` over the current user's remembered sets for the generation the

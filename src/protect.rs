@@ -6,7 +6,7 @@ use crate::catalog::{self, protected_model, qualified_name, query_one};
 use crate::context;
 use crate::error::{OrRaise, Result, SharingError};
 use pg_sharing_core::access::DefaultAccess;
-use pg_sharing_core::policy::POLICY_NAMES;
+use pg_sharing_core::policy::{TableModel, POLICY_NAMES};
 use pg_sharing_core::sql::quote_ident;
 use pgrx::prelude::*;
 use std::cell::Cell;
@@ -97,37 +97,54 @@ fn is_citus_table(rel: pg_sys::Oid) -> Result<bool> {
     .unwrap_or(false))
 }
 
-fn primary_key(rel: pg_sys::Oid, name: &str) -> Result<PrimaryKey> {
-    let row = Spi::connect(|client| {
-        let mut rows = client.select(
-            "SELECT i.indnatts::int, a.attname::text, t.typname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) \
+/// The column that identifies a record: the primary key's only column, or,
+/// in a child table whose primary key is (parent column, another column) —
+/// the key Citus needs for a table co-located with its parent — the other
+/// column.
+fn primary_key(rel: pg_sys::Oid, name: &str, parent_column: Option<&str>) -> Result<PrimaryKey> {
+    let mut columns = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT a.attname::text, t.typname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) \
                FROM pg_catalog.pg_index i \
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+               CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS k (attnum, n) \
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
                JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
-              WHERE i.indrelid = $1 AND i.indisprimary",
+              WHERE i.indrelid = $1 AND i.indisprimary \
+              ORDER BY k.n",
             None,
             &[rel.into()],
         )?;
-        match rows.next() {
-            None => Ok::<_, SharingError>(None),
-            Some(r) => Ok(Some((
-                r.get::<i32>(1)?.unwrap_or(0),
+        rows.map(|r| {
+            Ok::<_, SharingError>((
+                r.get::<String>(1)?.unwrap_or_default(),
                 r.get::<String>(2)?.unwrap_or_default(),
                 r.get::<String>(3)?.unwrap_or_default(),
-                r.get::<String>(4)?.unwrap_or_default(),
-            ))),
-        }
+            ))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
     })?;
-    let Some((natts, column, typname, sql_type)) = row else {
+    let natts = columns.len();
+    if natts == 0 {
         return Err(SharingError::InvalidTableDefinition(format!(
             "table {name} has no primary key; pg_sharing needs a single-column primary key"
         )));
-    };
-    if natts != 1 {
+    }
+    if natts == 2 {
+        if let Some(parent) = parent_column {
+            columns.retain(|(column, _, _)| column != parent);
+        }
+    }
+    if columns.len() != 1 {
+        let child = if parent_column.is_some() {
+            " (in a child table: the parent column and one more)"
+        } else {
+            ""
+        };
         return Err(SharingError::InvalidTableDefinition(format!(
-            "table {name} has a {natts}-column primary key; pg_sharing needs a single-column primary key"
+            "table {name} has a {natts}-column primary key; pg_sharing needs a single-column primary key{child}"
         )));
     }
+    let (column, typname, sql_type) = columns.pop().expect("one column");
     if !matches!(typname.as_str(), "int8" | "int4" | "uuid" | "text") {
         return Err(SharingError::WrongType(format!(
             "primary key column \"{column}\" of table {name} has type {sql_type}; \
@@ -381,7 +398,7 @@ fn protect_table(
 ) -> Result<()> {
     let name = require_table(rel)?;
     require_unprotected(rel, &name)?;
-    let pk = primary_key(rel, &name)?;
+    let pk = primary_key(rel, &name, None)?;
     let owner_type = column_type(rel, &name, owner_column)?;
     if owner_type != "bigint" {
         return Err(SharingError::WrongType(format!(
@@ -411,7 +428,7 @@ fn protect_table(
 fn protect_child_table(rel: pg_sys::Oid, parent_column: &str, parent: pg_sys::Oid) -> Result<()> {
     let name = require_table(rel)?;
     require_unprotected(rel, &name)?;
-    let pk = primary_key(rel, &name)?;
+    let pk = primary_key(rel, &name, Some(parent_column))?;
     let parent_model = protected_model(parent)?;
     let column_type = column_type(rel, &name, parent_column)?;
     if column_type != parent_model.pk_type {
@@ -568,25 +585,69 @@ fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 
         });
     }
     // On Citus a query of the table runs on the node of its shard, for the
-    // session's user: read the record (as the caller, a SECURITY DEFINER
-    // function's owner), then evaluate the predicates here, for user_id.
-    let Some(row) = query_one::<pgrx::JsonB>(
-        &format!(
-            "SELECT pg_catalog.to_jsonb(t) FROM {} t WHERE t.{} = $1::{}",
-            model.table,
-            quote_ident(&model.pk_column),
-            model.pk_type
-        ),
-        &[record_id.into()],
-    )
-    .or_raise() else {
+    // session's user: read the record, then evaluate the predicates here,
+    // for user_id.
+    let Some(row) = citus_record(tbl, &model, record_id).or_raise() else {
         return 0;
     };
-    let query = model.level_query_of_row();
-    crate::identity::as_user(user_id, || {
-        query_one::<i32>(&query, &[row.into()])
-            .or_raise()
-            .unwrap_or(0)
+    crate::identity::as_user(user_id, || level_of_row(&model, row))
+}
+
+/// A record of a protected table as jsonb, read as the extension's owner
+/// (no policy applies): on Citus from the shard on this node when this node
+/// holds it (a worker evaluating a co-located child's policy, where a query
+/// of the distributed table is not allowed), else through the table.
+fn citus_record(tbl: pg_sys::Oid, model: &TableModel, key: &str) -> Result<Option<pgrx::JsonB>> {
+    context::as_owner(|| {
+        let local_shard = if is_citus_table(tbl)? {
+            query_one::<String>(
+                "SELECT s FROM pg_catalog.shard_name($1::regclass, \
+                            pg_catalog.get_shard_id_for_distribution_column($1::regclass, $2)) s \
+                  WHERE pg_catalog.to_regclass(s) IS NOT NULL",
+                &[tbl.into(), key.into()],
+            )?
+        } else {
+            None
+        };
+        query_one::<pgrx::JsonB>(
+            &format!(
+                "SELECT pg_catalog.to_jsonb(t) FROM {} t WHERE t.{} OPERATOR(pg_catalog.=) $1::{}",
+                local_shard.as_deref().unwrap_or(&model.table),
+                quote_ident(&model.pk_column),
+                model.pk_type
+            ),
+            &[key.into()],
+        )
+    })
+}
+
+/// The current user's level (0..3) on a record given as jsonb.
+fn level_of_row(model: &TableModel, row: pgrx::JsonB) -> i32 {
+    query_one::<i32>(&model.level_query_of_row(), &[row.into()])
+        .or_raise()
+        .unwrap_or(0)
+}
+
+/// Whether the current user has `level` (1..3) or more on the record `key`
+/// of `parent`: the arm of a co-located child table's policies on Citus
+/// (a policy there cannot hold the sub-query that reads the parent on one
+/// node).
+#[pg_extern(stable, parallel_safe)]
+fn _parent_allows(parent: pg_sys::Oid, key: Option<&str>, level: i32) -> bool {
+    let Some(key) = key else {
+        return false;
+    };
+    // As the extension's owner, like the policies' own lookups: the model's
+    // queries use functions no client may call. The user is the session's
+    // (the outer role's), which this does not change.
+    context::parent_allows(parent, key, level, || {
+        context::as_owner(|| {
+            let model = context::protected_model(parent);
+            match citus_record(parent, &model, key).or_raise() {
+                Some(row) => level_of_row(&model, row) >= level,
+                None => false,
+            }
+        })
     })
 }
 

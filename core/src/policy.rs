@@ -58,6 +58,10 @@ pub enum Kind {
     Child {
         parent_column: String,
         parent: Box<TableModel>,
+        /// The parent is read by `sharing._parent_allows` rather than by a
+        /// sub-query: on Citus, where a policy holds no sub-query and the
+        /// parent's row is on the node of the child's (co-located) shard.
+        co_located: bool,
     },
 }
 
@@ -264,6 +268,21 @@ impl TableModel {
             Kind::Child {
                 parent_column,
                 parent,
+                co_located: true,
+            } => {
+                grants.push(bypass(level));
+                grants.push(format!(
+                    "({} AND sharing._parent_allows({}, {row}{}::text, {}))",
+                    action_allowed(&parent.table, Action::Read),
+                    regclass(&parent.table),
+                    quote_ident(parent_column),
+                    level.parent_level_needed().rank()
+                ));
+            }
+            Kind::Child {
+                parent_column,
+                parent,
+                co_located: false,
             } => {
                 grants.push(bypass(level));
                 let alias = format!("_sharing_parent_{depth}");
@@ -442,6 +461,7 @@ mod tests {
             kind: Kind::Child {
                 parent_column: "account_id".into(),
                 parent: Box::new(accounts(DefaultAccess::Private, vec![])),
+                co_located: false,
             },
         };
         let del = child.level_predicate(Level::ReadWriteDelete, "n.");
@@ -453,6 +473,32 @@ mod tests {
         let policies = child.policies("\"public\".\"notes\"");
         assert_eq!(policies.len(), 4);
         assert!(policies[2].contains("'edit'"));
+    }
+
+    #[test]
+    fn co_located_child_asks_a_function_instead_of_a_subquery() {
+        let child = TableModel {
+            table: "\"public\".\"notes\"".into(),
+            pk_column: "id".into(),
+            pk_type: "bigint".into(),
+            kind: Kind::Child {
+                parent_column: "account_id".into(),
+                parent: Box::new(accounts(DefaultAccess::Private, vec![])),
+                co_located: true,
+            },
+        };
+        for policy in child.policies("\"public\".\"notes\"") {
+            assert!(
+                !policy.contains("(SELECT") && !policy.contains("EXISTS"),
+                "{policy}"
+            );
+        }
+        let del = child.level_predicate(Level::ReadWriteDelete, "n.");
+        assert!(del.contains(
+            "sharing._parent_allows('\"public\".\"accounts\"'::regclass, n.\"account_id\"::text, 2)"
+        ));
+        let read = child.level_predicate(Level::Read, "n.");
+        assert!(read.contains("n.\"account_id\"::text, 1)"));
     }
 
     #[test]

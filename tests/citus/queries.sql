@@ -18,6 +18,12 @@ SELECT string_agg(id::text, ',' ORDER BY id) AS visible FROM accounts;
 SELECT count(*), sum(amount) FROM accounts;
 SELECT billing_city, count(*), sum(amount) FROM accounts GROUP BY billing_city ORDER BY billing_city;
 SELECT id, amount FROM accounts ORDER BY amount DESC, id LIMIT 5;
+-- the child table, alone and joined to its parent (co-located on Citus)
+SELECT count(*) AS tasks, string_agg(id::text, ',' ORDER BY id) AS task_ids FROM tasks;
+SELECT a.id, count(t.id) AS tasks
+  FROM accounts a JOIN tasks t ON t.account_id = a.id
+ GROUP BY a.id ORDER BY a.id LIMIT 10;
+SELECT id, title FROM tasks WHERE account_id = 8 ORDER BY id;
 -- router (one shard)
 SELECT id, name FROM accounts WHERE id = 3;
 SELECT id, name FROM accounts WHERE id = 8;
@@ -47,11 +53,22 @@ SELECT sharing.act_as(:uid) \gset
 INSERT INTO accounts VALUES (2000 + :uid, 1 + :uid % 5, 'Someone else''s', 'Boston', 1) RETURNING id;
 ROLLBACK;
 
+BEGIN;
+\if :app
+SELECT sharing.act_as(:uid) \gset
+\endif
+WITH changed AS (UPDATE tasks SET title = title || '!' WHERE account_id IN (2, 3, 8) RETURNING id)
+SELECT string_agg(id::text, ',' ORDER BY id) AS tasks_updated FROM changed;
+INSERT INTO tasks VALUES (8, 900, 'New task') RETURNING id;
+ROLLBACK;
+
 -- the checks, for this user, on records of several shards
 SELECT id, sharing.access_level(:uid, 'accounts', id::text) AS level,
        sharing.can_read(:uid, 'accounts', id::text) AS read,
        sharing.can_edit(:uid, 'accounts', id::text) AS edit,
        sharing.can_delete(:uid, 'accounts', id::text) AS delete
+  FROM generate_series(1, 12) id ORDER BY id;
+SELECT id, sharing.access_level(:uid, 'tasks', id::text) AS task_level
   FROM generate_series(1, 12) id ORDER BY id;
 
 -- a prepared statement executed again and again (PostgreSQL switches to a

@@ -20,6 +20,7 @@
 #  3. every node's copy of the model equals the coordinator's, and
 #     sharing.check() finds a shard without row level security and a worker
 #     whose model was changed behind the coordinator's back;
+#     forget_orphan_shares removes a deleted record's shares everywhere;
 #  4. attacks on a worker: forging or replaying the relayed identity, setting
 #     sharing.identity, reading a shard table directly;
 #  5. a model change racing multi-shard queries: every answer lies between
@@ -52,7 +53,7 @@ q "$COORD_PORT" postgres -v citus=1 -f "$HERE/setup.sql" >"$OUT/setup-citus.out"
 
 # Shard names differ in messages (accounts_102008 for accounts): not in what
 # a user sees.
-normalise() { sed -E 's/(accounts)_[0-9]+/\1/g'; }
+normalise() { sed -E "s/(accounts|tasks)_[0-9]+/\\1/g"; }
 
 LOGINS=(ceo:1 sales_manager:2 rep_east:3 rep_west:4 support_agent:5)
 
@@ -148,6 +149,18 @@ echo "$found" | grep -q "worker .*:${WORKER_PORTS[1]}|.*differs from the coordin
 q "$COORD_PORT" postgres -c "SELECT sharing.enable_citus()" >/dev/null
 found="$(citus_errors)"
 [ -z "$found" ] && pass "enable_citus() copied the model again; check() is clean" || fail "after enable_citus: $found"
+
+# A deleted record's shares stay (no trigger on the shards) until
+# forget_orphan_shares removes them, on every node.
+q "$COORD_PORT" postgres -q -c "DELETE FROM accounts WHERE id = 8" >/dev/null
+left="$(q "$COORD_PORT" postgres -At -c "SELECT count(*) FROM sharing.shares WHERE record_id = '8'")"
+forgot="$(q "$COORD_PORT" crm_admin -At -c "SELECT sharing.forget_orphan_shares('accounts')")"
+after="$(q "${WORKER_PORTS[0]}" postgres -At -c "SELECT count(*) FROM sharing.shares WHERE record_id = '8'")"
+if [ "$left" -ge 1 ] && [ "$forgot" = "$left" ] && [ "$after" = 0 ]; then
+    pass "forget_orphan_shares removed the $forgot share(s) of a deleted record on every node"
+else
+    fail "forget_orphan_shares: $left share(s) left after the delete, $forgot forgotten, $after still on a worker"
+fi
 
 log "4. attacks on a worker"
 W=${WORKER_PORTS[0]}

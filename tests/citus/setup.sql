@@ -46,7 +46,22 @@ SELECT g, 1 + g % 5, 'Account ' || g,
        (g * 37) % 1000
   FROM generate_series(1, 60) g;
 
+-- Tasks follow their account: a child table, co-located with accounts on
+-- Citus (distributed by account_id), so its key is (account_id, id).
+CREATE TABLE tasks (
+    account_id bigint NOT NULL,
+    id         bigint NOT NULL,
+    title      text NOT NULL,
+    PRIMARY KEY (account_id, id)
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON tasks TO PUBLIC;
+\if :citus
+SELECT create_distributed_table('tasks', 'account_id', colocate_with => 'accounts');
+\endif
+INSERT INTO tasks SELECT 1 + g % 60, g, 'Task ' || g FROM generate_series(1, 120) g;
+
 SELECT sharing.protect('accounts', owner_column => 'owner_id', default_access => 'private');
+SELECT sharing.protect_child('tasks', 'account_id', 'accounts');
 SELECT sharing.create_criteria_rule('accounts', 'New York accounts to support',
     '{"conditions": [{"column": "billing_city", "op": "=", "value": "New York"}]}',
     'role', 'Support', 'read');

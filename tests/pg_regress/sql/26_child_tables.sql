@@ -159,9 +159,35 @@ SELECT pg_temp.try($$SELECT sharing.protect_child('t26', 'owner_id', 't26')$$);
 SELECT pg_temp.try($$SELECT sharing.protect_child('t26_notes', 'account_id', 't26')$$);
 CREATE TABLE t26_nokey (id bigint, account_id bigint);
 SELECT pg_temp.try($$SELECT sharing.protect_child('t26_nokey', 'account_id', 't26')$$);
+-- A key of two columns must be (parent column, one more); three columns,
+-- or two without the parent column, are refused.
+CREATE TABLE t26_wide (account_id bigint, a bigint, b bigint, PRIMARY KEY (account_id, a, b));
+SELECT pg_temp.try($$SELECT sharing.protect_child('t26_wide', 'account_id', 't26')$$);
+CREATE TABLE t26_pair (account_id bigint, a bigint, b bigint, PRIMARY KEY (a, b));
+SELECT pg_temp.try($$SELECT sharing.protect_child('t26_pair', 'account_id', 't26')$$);
 SET ROLE u26_ann;
 SELECT pg_temp.try($$SELECT sharing.protect_child('t26_orphans', 'parent_id', 't26')$$);
 RESET ROLE;
+
+-- A child whose primary key is (parent column, id), as Citus needs for a
+-- table co-located with its parent: accepted; its records are named by the
+-- other column, and it follows the parent like any child.
+CREATE TABLE t26_tasks (account_id bigint, id bigint, note text, PRIMARY KEY (account_id, id));
+GRANT SELECT, INSERT, UPDATE, DELETE ON t26_tasks TO PUBLIC;
+INSERT INTO t26_tasks VALUES (1, 101, 't'), (2, 201, 't'), (3, 301, 't');
+SELECT sharing.protect_child('t26_tasks', 'account_id', 't26');
+SELECT pk_column, pk_type, parent_column FROM sharing.protected_tables WHERE tbl = 't26_tasks'::regclass;
+-- (Tasks 101, 201, 301 hang off accounts 1, 2, 3, as notes 11, 21, 31 do:
+-- the same reach.)
+SET ROLE u26_ann;
+SELECT pg_temp.reach('t26_tasks') AS ann_tasks, pg_temp.reach('t26_notes') AS ann_notes;
+RESET ROLE;
+SET ROLE u26_hal;
+SELECT pg_temp.reach('t26_tasks') AS hal_tasks, pg_temp.reach('t26_notes') AS hal_notes;
+RESET ROLE;
+SELECT sharing.can_read(2, 't26_tasks', '101') AS ann_101, sharing.can_read(2, 't26_tasks', '201') AS ann_201,
+       sharing.access_level(1, 't26_tasks', '201') AS hal_201;
+SELECT sharing.unprotect('t26_tasks');
 
 -- A parent with children cannot be unprotected (22023, naming them); the
 -- children first, then the parent, works.
