@@ -61,6 +61,8 @@ QUERIES = {
            "JOIN {n} n ON n.account_id = x.id"),
 }
 NAIVE_QUERIES = ("Q1", "Q2", "Q3")
+# What the Citus comparison measures (scripts/bench.sh --citus).
+CITUS_QUERIES = ("Q1", "Q2", "Q3", "Q4", "Q5")
 APP_CLIENTS, APP_THREADS = 8, 2
 # O: the same queries on the whole table with the user's visibility {f} as
 # constants (Q6 at the edit level; Q8 filters the accounts it joins).
@@ -168,8 +170,10 @@ class Bench:
     # ------------------------------------------------------------ the data
     def setup(self):
         t0 = time.perf_counter()
-        self.psql_file(os.path.join(ROOT, "bench", "setup.sql"), rows=self.args.rows, seed=self.args.seed)
-        self.psql_file(os.path.join(ROOT, "bench", "harness.sql"))
+        citus = 1 if self.args.citus else 0
+        self.psql_file(os.path.join(ROOT, "bench", "setup.sql"), rows=self.args.rows, seed=self.args.seed,
+                       citus=citus)
+        self.psql_file(os.path.join(ROOT, "bench", "harness.sql"), citus=citus)
         self.setup_seconds = time.perf_counter() - t0
         print(f"setup: {self.args.rows} accounts in {self.setup_seconds:.0f} s", file=sys.stderr)
 
@@ -193,16 +197,17 @@ class Bench:
         total = self.args.rows
         # A leaf user in no group, and one in a group with criteria rules;
         # each owns a record (for Q6: at small sizes some users own none).
-        plain_rep = self.one("""
-            SELECT min(u.id) FROM sharing.users u
-             WHERE u.id > 341 AND u.id NOT IN (SELECT DISTINCT owner_id FROM accounts WHERE id % 100 < 5)
-               AND EXISTS (SELECT 1 FROM accounts a WHERE a.owner_id = u.id)
-               AND NOT EXISTS (SELECT 1 FROM sharing.group_members m
-                                               WHERE m.member_type = 'user' AND m.member_id = u.id)""")
-        rule_rep = self.one("""
-            SELECT min(m.member_id) FROM sharing.group_members m
+        # (Sets joined here rather than in SQL: on Citus the catalog is a
+        # local table and accounts a distributed one.)
+        owners = {r[0] for r in self.sql("SELECT DISTINCT owner_id FROM accounts")}
+        big = {r[0] for r in self.sql("SELECT DISTINCT owner_id FROM accounts WHERE id % 100 < 5")}
+        in_groups = {r[0] for r in self.sql(
+            "SELECT member_id FROM sharing.group_members WHERE member_type = 'user'")}
+        plain_rep = min(u for u in range(342, 10001) if u in owners and u not in big and u not in in_groups)
+        rule_rep = min(r[0] for r in self.sql("""
+            SELECT m.member_id FROM sharing.group_members m
               JOIN sharing.rules r ON r.to_type = 'group' AND r.to_id = m.group_id AND r.rule_type = 'criteria'
-             WHERE m.member_type = 'user' AND EXISTS (SELECT 1 FROM accounts a WHERE a.owner_id = m.member_id)""")
+             WHERE m.member_type = 'user'""") if r[0] in owners)
         candidates = [("rep", plain_rep), ("rep+rules", rule_rep), ("team lead", 86),
                       ("manager", 22), ("director", 6), ("VP", 2)]
         users = []
@@ -554,6 +559,29 @@ def report(b, users, admin, app, parallel, args):
     return "\n".join(lines)
 
 
+def citus_report(single, cluster):
+    """The Citus comparison: P against U on each, and each setup on the
+    cluster against the same on the single node."""
+    def medians(doc):
+        return {(r["query"], r["setup"], r["class"]): r["median_ms"] for r in doc["results"]}
+    s, c = medians(single), medians(cluster)
+    lines = [f"rows: {cluster['rows']}, runs per figure: {cluster['repeat']}, times in ms (median); "
+             f"single node and a Citus coordinator with {cluster.get('workers', '?')} workers on the same machine",
+             "",
+             "| query | user (sees) | P single | U single | P Citus | U Citus | P/U single | P/U Citus | "
+             "P Citus/single | U Citus/single |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for qname in CITUS_QUERIES:
+        for u in cluster["users"]:
+            k = u["class"]
+            ps, us, pc, uc = (s.get((qname, "P", k)), s.get((qname, "U", k)),
+                              c.get((qname, "P", k)), c.get((qname, "U", k)))
+            lines.append(f"| {qname} | {k} ({100 * u['share']:.2f}%) | {fmt(ps)} | {fmt(us)} | {fmt(pc)} | "
+                         f"{fmt(uc)} | {fmt(ratio(ps, us))} | {fmt(ratio(pc, uc))} | {fmt(ratio(pc, ps))} | "
+                         f"{fmt(ratio(uc, us))} |")
+    return "\n".join(lines)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dsn", required=True)
@@ -567,9 +595,36 @@ def main():
     p.add_argument("--pgbench-seconds", type=int, default=10, help="seconds per pgbench round")
     p.add_argument("--pgbench-rounds", type=int, default=3, help="pgbench rounds per setup")
     p.add_argument("--skip-pgbench", action="store_true", help="no application request")
+    p.add_argument("--citus", action="store_true",
+                   help="the database is a Citus coordinator: distribute the tables")
+    p.add_argument("--citus-comparison", action="store_true",
+                   help="only Q1-Q5 with P and U (what the Citus comparison measures)")
+    p.add_argument("--workers", type=int, default=0, help="the Citus cluster's workers (reported)")
+    p.add_argument("--compare", nargs=2, metavar=("SINGLE", "CITUS"),
+                   help="print the Citus comparison of two result files and exit")
     args = p.parse_args()
 
+    if args.compare:
+        with open(args.compare[0]) as f1, open(args.compare[1]) as f2:
+            print(citus_report(json.load(f1), json.load(f2)))
+        return
+
     b = Bench(args)
+    if args.citus_comparison:
+        b.setup()
+        users = b.pick_users()
+        for u in users:
+            for qname in CITUS_QUERIES:
+                for setup in ("P", "U"):
+                    b.measure(u, qname, setup, args.repeat)
+            print(f"measured {u['class']}", file=sys.stderr)
+        doc = {"rows": args.rows, "seed": args.seed, "repeat": args.repeat, "settings": args.settings,
+               "citus": args.citus, "workers": args.workers, "users": users, "results": b.results,
+               "setup_seconds": b.setup_seconds}
+        with open(args.out, "w") as f:
+            json.dump(doc, f, indent=1)
+        print(f"results: {args.out}", file=sys.stderr)
+        return
     b.setup()
     parallel = b.parallel_settings()
     users = b.pick_users()

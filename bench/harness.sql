@@ -10,6 +10,11 @@ SET client_min_messages = warning;
 CREATE ROLE bench_app LOGIN IN ROLE sharing_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON accounts, notes, accounts_naive TO bench_app;
 
+-- With -v citus=1 (a Citus cluster): the timer only; N, H and the
+-- application request's pairs are for the single node.
+
+\if :citus
+\else
 -- ------------------------------------------------------------ N: the naive
 -- What a DBA writes by hand without pg_sharing: a policy calling a plpgsql
 -- can_read(current user, row) that walks the hierarchy with a recursive CTE
@@ -81,6 +86,8 @@ ALTER TABLE accounts_naive ENABLE ROW LEVEL SECURITY;
 CREATE POLICY naive_read ON accounts_naive FOR SELECT
     USING (naive.can_read(sharing.current_user_id(), accounts_naive));
 
+\endif
+
 -- ------------------------------------------------------------------ the timer
 -- Runs `q` n times as `as_role` acting for `uid` (both NULL: as the caller)
 -- and returns each run's wall time in ms, planning included: dynamic SQL is
@@ -109,6 +116,8 @@ BEGIN
 END
 $$;
 
+\if :citus
+\else
 -- ------------------------------------------ H: hand-written hierarchy RLS
 -- The best a skilled DBA writes by hand for the role hierarchy alone (no
 -- rules, no shares): a closure table, materialised once, of the owners each
@@ -160,3 +169,4 @@ SELECT row_number() OVER (ORDER BY uid), uid, id
          ORDER BY a.owner_id, a.id) own;
 GRANT SELECT ON bench_pairs TO bench_app, bench_hand;
 ANALYZE hand.visible, accounts_hand, bench_pairs;
+\endif

@@ -8,9 +8,17 @@
 --   accounts (:rows rows; five owners own 1% each), private; 20 owner rules,
 --   20 criteria rules, manual shares on 1% of the rows; notes, 3 per account,
 --   controlled by their account.
+--
+-- With -v citus=1, on a Citus coordinator with its workers: the model is
+-- made the model of every node first (sharing.enable_citus), accounts and
+-- its unprotected copy are distributed by id, and notes by account_id,
+-- co-located with accounts (so its key is (account_id, id)).
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 CREATE EXTENSION pg_sharing;
+\if :citus
+SELECT sharing.enable_citus();
+\endif
 SELECT setseed(:seed::float8 / 1000000);
 
 -- ----------------------------------------------------------- the organisation
@@ -58,11 +66,22 @@ CREATE TABLE accounts (
     amount       numeric NOT NULL,
     updated_at   timestamptz NOT NULL
 );
+\if :citus
+CREATE TABLE notes (
+    id         bigint NOT NULL,
+    account_id bigint NOT NULL,
+    body       text NOT NULL,
+    PRIMARY KEY (account_id, id)
+);
+SELECT create_distributed_table('accounts', 'id');
+SELECT create_distributed_table('notes', 'account_id', colocate_with => 'accounts');
+\else
 CREATE TABLE notes (
     id         bigint PRIMARY KEY,
     account_id bigint NOT NULL REFERENCES accounts (id),
     body       text NOT NULL
 );
+\endif
 
 INSERT INTO accounts
 SELECT n,
@@ -83,8 +102,12 @@ INSERT INTO notes SELECT a * 3 + k, a, 'note ' || k || ' on account ' || a
   FROM generate_series(1, :rows) a, generate_series(0, 2) k;
 CREATE INDEX ON notes (account_id);
 
--- A copy of both for the naive setup (N), same rows, same indexes.
+-- A copy of accounts for the naive setup (N) and the unprotected one (U),
+-- same rows, same indexes.
 CREATE TABLE accounts_naive (LIKE accounts INCLUDING ALL);
+\if :citus
+SELECT create_distributed_table('accounts_naive', 'id', colocate_with => 'accounts');
+\endif
 INSERT INTO accounts_naive SELECT * FROM accounts;
 
 -- ------------------------------------------------------------ sharing model

@@ -20,10 +20,14 @@
 #   scripts/bench.sh --pgbench-seconds 10 per round of the application request
 #   scripts/bench.sh --pgbench-rounds 3   rounds per setup (median of tps)
 #   scripts/bench.sh --skip-pgbench       without the application request
+#   scripts/bench.sh --citus              instead: Q1-Q5, P against U, on a single
+#                                         node and on a Citus coordinator with two
+#                                         workers (same machine, same data), side by side
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROWS=1000000
 REPEAT=15
+CITUS=
 PGBENCH_SECONDS=10
 PGBENCH_ROUNDS=3
 PGBENCH_ARGS=()
@@ -34,7 +38,8 @@ while [ $# -gt 0 ]; do
         --pgbench-seconds) PGBENCH_SECONDS="$2"; shift 2 ;;
         --pgbench-rounds) PGBENCH_ROUNDS="$2"; shift 2 ;;
         --skip-pgbench) PGBENCH_ARGS+=(--skip-pgbench); shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --citus) CITUS=1; shift ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
 done
@@ -53,13 +58,42 @@ install_extension --release
 SETTINGS=(shared_buffers=2GB effective_cache_size=8GB work_mem=64MB maintenance_work_mem=1GB
           random_page_cost=1.1 jit=off max_wal_size=8GB checkpoint_timeout=30min
           synchronous_commit=off max_parallel_workers_per_gather=2)
+OUT_DIR="$RUN_DIR/bench"
+mkdir -p "$OUT_DIR"
+
+if [ -n "$CITUS" ]; then
+    # Three servers share the machine: a third of the memory settings each,
+    # for the single node too (it runs alone, but on the same terms).
+    SETTINGS=(shared_buffers=640MB effective_cache_size=2GB work_mem=32MB maintenance_work_mem=256MB
+              random_page_cost=1.1 jit=off max_wal_size=4GB checkpoint_timeout=30min
+              synchronous_commit=off max_parallel_workers_per_gather=2)
+    ensure_citus
+    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+    START=$(date +%s)
+    start_cluster "bench-single-$$" "${SETTINGS[@]}"
+    trap 'stop_cluster; rm -rf "$CLUSTER_DIR"' EXIT
+    log "server settings: ${SETTINGS[*]} (fsync=off)"
+    createdb -U postgres bench
+    "$VENV/bin/python" "$ROOT/bench/bench.py" --dsn "host=$PGHOST port=$PGPORT user=postgres dbname=bench" \
+        --rows "$ROWS" --repeat "$REPEAT" --citus-comparison --out "$OUT_DIR/citus-single-$ROWS-$stamp.json" \
+        --settings "${SETTINGS[*]} fsync=off"
+    stop_cluster
+    start_citus_cluster "bench-citus-$$" bench 2 "${SETTINGS[@]}"
+    trap 'stop_cluster; stop_citus_cluster' EXIT
+    "$VENV/bin/python" "$ROOT/bench/bench.py" --dsn "host=127.0.0.1 port=$COORD_PORT user=postgres dbname=bench" \
+        --rows "$ROWS" --repeat "$REPEAT" --citus-comparison --citus --workers 2 \
+        --out "$OUT_DIR/citus-cluster-$ROWS-$stamp.json" --settings "${SETTINGS[*]} fsync=off"
+    "$VENV/bin/python" "$ROOT/bench/bench.py" --dsn unused --out /dev/null \
+        --compare "$OUT_DIR/citus-single-$ROWS-$stamp.json" "$OUT_DIR/citus-cluster-$ROWS-$stamp.json" \
+        | tee "$OUT_DIR/citus-$ROWS-$stamp.md"
+    log "Citus benchmark finished in $(( $(date +%s) - START ))s"
+    exit 0
+fi
+
 start_cluster "bench-$$" "${SETTINGS[@]}"
 trap 'stop_cluster; rm -rf "$CLUSTER_DIR"' EXIT
 log "server settings: ${SETTINGS[*]} (fsync=off)"
 createdb -U postgres bench
-
-OUT_DIR="$RUN_DIR/bench"
-mkdir -p "$OUT_DIR"
 OUT="$OUT_DIR/bench-$ROWS-$(date -u +%Y%m%dT%H%M%SZ).json"
 START=$(date +%s)
 "$VENV/bin/python" "$ROOT/bench/bench.py" --dsn "host=$PGHOST port=$PGPORT user=postgres dbname=bench" \

@@ -225,20 +225,22 @@ ensure_citus() {
         || { tail -n 40 "$RUN_DIR/citus-build.log" >&2; die "building Citus failed (log: $RUN_DIR/citus-build.log)"; }
 }
 
-# start_citus_cluster NAME DB [WORKERS]: a coordinator and WORKERS (default
-# 2) workers, each a throwaway cluster with Citus preloaded and database DB
-# with extension citus; the coordinator knows itself and the workers.
-# Sets COORD_PORT, WORKER_PORTS (array) and CITUS_DIRS (for
-# stop_citus_cluster).
+# start_citus_cluster NAME DB [WORKERS [settings...]]: a coordinator and
+# WORKERS (default 2) workers, each a throwaway cluster with Citus preloaded
+# (and the postgres -c settings given) and database DB with extension
+# citus; the coordinator knows itself and the workers. Sets COORD_PORT,
+# WORKER_PORTS (array) and CITUS_DIRS (for stop_citus_cluster).
 start_citus_cluster() {
-    local name="$1" db="$2" workers="${3:-2}" n
+    local name="$1" db="$2" workers="${3:-2}" n extra="" setting
+    shift 2; [ $# -eq 0 ] || shift
+    for setting in "$@"; do extra="$extra -c $setting"; done
     COORD_PORT="" WORKER_PORTS=() CITUS_DIRS=()
     for n in $(seq 0 "$workers"); do
         local node="coord"; [ "$n" -eq 0 ] || node="worker$n"
         local dir; dir="$(cluster_dir "$name-$node")"
         as_server_user "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
         pg_start_on_free_port "$dir" "-c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=off \
-            -c shared_preload_libraries=citus -c max_prepared_transactions=100 -c wal_level=logical" \
+            -c shared_preload_libraries=citus -c max_prepared_transactions=100 -c wal_level=logical$extra" \
             || die "Citus node $node of $name did not start"
         CITUS_DIRS+=("$dir")
         if [ "$n" -eq 0 ]; then COORD_PORT="$STARTED_PORT"; else WORKER_PORTS+=("$STARTED_PORT"); fi

@@ -184,6 +184,11 @@ BEGIN
         SELECT jsonb_agg(to_jsonb(o)) INTO images FROM old_rows o;
     END IF;
     IF TG_OP = 'TRUNCATE' OR images IS NOT NULL THEN
+        -- One connection per node for the rest of the transaction: a model
+        -- change is often followed by DDL on the protected tables' shards
+        -- (policies), which in parallel mode could wait, in another backend
+        -- of the same transaction, for what this write locked on a worker.
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
         INSERT INTO sharing._model_log (origin, tbl, op, rows)
         VALUES (sharing._citus_group(), TG_TABLE_NAME, TG_OP, images);
     END IF;
