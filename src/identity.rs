@@ -39,9 +39,8 @@
 
 use crate::catalog::{query_one, query_one_in_snapshot};
 use crate::error::{OrRaise, Result, SharingError};
-use hmac::{Hmac, KeyInit, Mac};
+use pg_sharing_core::relayed::Relayed;
 use pgrx::prelude::*;
-use sha2::Sha256;
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,67 +84,6 @@ impl Acting {
     }
 }
 
-/// A relayed identity: `v1:<user id>:<signature in hex>:<role>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Relayed {
-    user_id: i64,
-    signature: Vec<u8>,
-    role: String,
-}
-
-impl Relayed {
-    fn message(user_id: i64, role: &str) -> Vec<u8> {
-        format!("pg_sharing relayed identity v1\0{user_id}\0{role}").into_bytes()
-    }
-
-    fn mac(key: &[u8]) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length")
-    }
-
-    fn sign(key: &[u8], user_id: i64, role: &str) -> Relayed {
-        let mut mac = Self::mac(key);
-        mac.update(&Self::message(user_id, role));
-        Relayed {
-            user_id,
-            signature: mac.finalize().into_bytes().to_vec(),
-            role: role.to_owned(),
-        }
-    }
-
-    fn verifies(&self, key: &[u8]) -> bool {
-        let mut mac = Self::mac(key);
-        mac.update(&Self::message(self.user_id, &self.role));
-        mac.verify_slice(&self.signature).is_ok()
-    }
-
-    fn encode(&self) -> String {
-        let hex: String = self.signature.iter().map(|b| format!("{b:02x}")).collect();
-        format!("v1:{}:{hex}:{}", self.user_id, self.role)
-    }
-
-    fn decode(text: &str) -> Option<Relayed> {
-        let mut parts = text.splitn(4, ':');
-        if parts.next()? != "v1" {
-            return None;
-        }
-        let user_id = parts.next()?.parse().ok()?;
-        let hex = parts.next()?;
-        if hex.len() != 64 || !hex.is_ascii() {
-            return None;
-        }
-        let signature = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-            .collect::<Option<Vec<u8>>>()?;
-        let role = parts.next()?.to_owned();
-        (!role.is_empty()).then_some(Relayed {
-            user_id,
-            signature,
-            role,
-        })
-    }
-}
-
 thread_local! {
     // PostgreSQL backends are single-threaded; thread_local keeps Rust happy.
     /// The setting's value as the assign hook last parsed it.
@@ -180,36 +118,44 @@ pub fn invalidate() {
     EPOCH.fetch_add(1, Ordering::Relaxed);
 }
 
+/// A setting's value as a hook receives it (NULL is ""); None when it is
+/// not UTF-8, which no value this module accepts is.
+///
+/// # Safety
+/// `value` is NULL or a NUL-terminated string that outlives the result.
+unsafe fn value_text<'a>(value: *const c_char) -> Option<&'a str> {
+    if value.is_null() {
+        return Some("");
+    }
+    // SAFETY: the caller's promise.
+    unsafe { CStr::from_ptr(value) }.to_str().ok()
+}
+
+/// True while a parallel worker restores its leader's settings.
+fn restoring_in_worker() -> bool {
+    // SAFETY: a backend global.
+    unsafe { pg_sys::InitializingParallelWorker }
+}
+
 unsafe extern "C-unwind" fn check_identity(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
     // SAFETY: PostgreSQL passes a valid pointer to a (possibly NULL) string.
-    let text = unsafe {
-        if newval.is_null() || (*newval).is_null() {
-            return true;
-        }
-        CStr::from_ptr(*newval).to_str().unwrap_or("\u{0}")
+    let Some(text) = (unsafe { value_text(*newval) }) else {
+        return false;
     };
     // The boot value, and what PostgreSQL restores, are "not acting".
     if text.is_empty() {
         return true;
     }
-    // SAFETY: a backend global.
-    let restoring_in_worker = unsafe { pg_sys::InitializingParallelWorker };
-    (SETTING_IT.with(Cell::get) || restoring_in_worker) && Acting::decode(text).is_some()
+    (SETTING_IT.with(Cell::get) || restoring_in_worker()) && Acting::decode(text).is_some()
 }
 
 unsafe extern "C-unwind" fn assign_identity(newval: *const c_char, _extra: *mut c_void) {
     // SAFETY: a valid (possibly NULL) string, checked by check_identity.
-    let text = unsafe {
-        if newval.is_null() {
-            ""
-        } else {
-            CStr::from_ptr(newval).to_str().unwrap_or("")
-        }
-    };
+    let text = unsafe { value_text(newval) }.unwrap_or("");
     ACTING.with(|a| a.set(Acting::decode(text).unwrap_or(None)));
     invalidate();
 }
@@ -223,19 +169,12 @@ unsafe extern "C-unwind" fn check_relayed(
     source: pg_sys::GucSource::Type,
 ) -> bool {
     // SAFETY: PostgreSQL passes a valid pointer to a (possibly NULL) string.
-    let text = unsafe {
-        if newval.is_null() || (*newval).is_null() {
-            return true;
-        }
-        CStr::from_ptr(*newval).to_str().unwrap_or("\u{0}")
-    };
-    if text.is_empty() {
+    let text = unsafe { value_text(*newval) };
+    if text == Some("") {
         return true;
     }
-    // SAFETY: a backend global.
-    let restoring_in_worker = unsafe { pg_sys::InitializingParallelWorker };
-    let ok = (source == pg_sys::GucSource::PGC_S_SESSION || restoring_in_worker)
-        && Relayed::decode(text).is_some();
+    let ok = (source == pg_sys::GucSource::PGC_S_SESSION || restoring_in_worker())
+        && text.and_then(Relayed::decode).is_some();
     if !ok {
         // SAFETY: sets the error code of the check's failure report.
         unsafe {
@@ -247,13 +186,7 @@ unsafe extern "C-unwind" fn check_relayed(
 
 unsafe extern "C-unwind" fn assign_relayed(newval: *const c_char, _extra: *mut c_void) {
     // SAFETY: a valid (possibly NULL) string, checked by check_relayed.
-    let text = unsafe {
-        if newval.is_null() {
-            ""
-        } else {
-            CStr::from_ptr(newval).to_str().unwrap_or("")
-        }
-    };
+    let text = unsafe { value_text(newval) }.unwrap_or("");
     RELAYED.with(|r| *r.borrow_mut() = Relayed::decode(text));
     invalidate();
 }

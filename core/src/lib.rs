@@ -11,6 +11,8 @@
 //! - [`policy`]: the row-level-security predicates and policy statements.
 //! - [`reference`]: a reference evaluator of "who may access what", written
 //!   from the specification, the oracle of the differential tests.
+//! - [`relayed`]: the signed identity a Citus coordinator relays to the
+//!   workers.
 
 pub mod access;
 pub mod config;
@@ -19,4 +21,5 @@ pub mod key;
 pub mod pattern;
 pub mod policy;
 pub mod reference;
+pub mod relayed;
 pub mod sql;
