@@ -227,8 +227,8 @@ ensure_citus() {
 
 # start_citus_cluster NAME DB [WORKERS [settings...]]: a coordinator and
 # WORKERS (default 2) workers, each a throwaway cluster with Citus preloaded
-# (and the postgres -c settings given) and database DB with extension
-# citus; the coordinator knows itself and the workers. Sets COORD_PORT,
+# (room for the maintenance worker Citus starts per database, and the
+# postgres -c settings given) and database DB with extension citus; the coordinator knows itself and the workers. Sets COORD_PORT,
 # WORKER_PORTS (array) and CITUS_DIRS (for stop_citus_cluster).
 start_citus_cluster() {
     local name="$1" db="$2" workers="${3:-2}" n extra="" setting
@@ -240,21 +240,32 @@ start_citus_cluster() {
         local dir; dir="$(cluster_dir "$name-$node")"
         as_server_user "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
         pg_start_on_free_port "$dir" "-c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=off \
-            -c shared_preload_libraries=citus -c max_prepared_transactions=100 -c wal_level=logical$extra" \
+            -c shared_preload_libraries=citus -c max_prepared_transactions=100 -c wal_level=logical \
+            -c max_worker_processes=40$extra" \
             || die "Citus node $node of $name did not start"
         CITUS_DIRS+=("$dir")
         if [ "$n" -eq 0 ]; then COORD_PORT="$STARTED_PORT"; else WORKER_PORTS+=("$STARTED_PORT"); fi
-        psql -X -q -h 127.0.0.1 -p "$STARTED_PORT" -U postgres -d postgres -c "CREATE DATABASE $db" >/dev/null
-        psql -X -q -h 127.0.0.1 -p "$STARTED_PORT" -U postgres -d "$db" -c "CREATE EXTENSION citus" >/dev/null
+    done
+    export COORD_PORT
+    citus_database "$db"
+    log "Citus cluster $name: coordinator on port $COORD_PORT, workers on ${WORKER_PORTS[*]}"
+}
+
+# citus_database DB: database DB on every node of the cluster of
+# start_citus_cluster, with extension citus, the coordinator knowing itself
+# and the workers (Citus keeps its nodes per database).
+citus_database() {
+    local db="$1" port
+    for port in "$COORD_PORT" "${WORKER_PORTS[@]}"; do
+        psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
+        psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION citus" >/dev/null
     done
     psql -X -q -h 127.0.0.1 -p "$COORD_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 \
         -c "SELECT citus_set_coordinator_host('127.0.0.1', $COORD_PORT)" >/dev/null
-    for n in "${WORKER_PORTS[@]}"; do
+    for port in "${WORKER_PORTS[@]}"; do
         psql -X -q -h 127.0.0.1 -p "$COORD_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 \
-            -c "SELECT citus_add_node('127.0.0.1', $n)" >/dev/null
+            -c "SELECT citus_add_node('127.0.0.1', $port)" >/dev/null
     done
-    export COORD_PORT
-    log "Citus cluster $name: coordinator on port $COORD_PORT, workers on ${WORKER_PORTS[*]}"
 }
 
 stop_citus_cluster() {

@@ -594,30 +594,57 @@ fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 
 }
 
 /// A record of a protected table as jsonb, read as the extension's owner
-/// (no policy applies): on Citus from the shard on this node when this node
-/// holds it (a worker evaluating a co-located child's policy, where a query
-/// of the distributed table is not allowed), else through the table.
+/// (no policy applies). On Citus, from this node's shards when it holds the
+/// record (on a worker, inside a shard query, a query of the distributed
+/// table is not allowed): the one shard the key hashes to when the table is
+/// distributed by its key, else every shard of the table on this node (a
+/// child distributed by its parent column). Else through the table.
 fn citus_record(tbl: pg_sys::Oid, model: &TableModel, key: &str) -> Result<Option<pgrx::JsonB>> {
-    context::as_owner(|| {
-        let local_shard = if is_citus_table(tbl)? {
-            query_one::<String>(
-                "SELECT s FROM pg_catalog.shard_name($1::regclass, \
-                            pg_catalog.get_shard_id_for_distribution_column($1::regclass, $2)) s \
-                  WHERE pg_catalog.to_regclass(s) IS NOT NULL",
-                &[tbl.into(), key.into()],
-            )?
-        } else {
-            None
-        };
+    let read = |relation: &str| {
         query_one::<pgrx::JsonB>(
             &format!(
-                "SELECT pg_catalog.to_jsonb(t) FROM {} t WHERE t.{} OPERATOR(pg_catalog.=) $1::{}",
-                local_shard.as_deref().unwrap_or(&model.table),
+                "SELECT pg_catalog.to_jsonb(t) FROM {relation} t WHERE t.{} OPERATOR(pg_catalog.=) $1::{} LIMIT 1",
                 quote_ident(&model.pk_column),
                 model.pk_type
             ),
             &[key.into()],
         )
+    };
+    context::as_owner(|| {
+        if is_citus_table(tbl)? {
+            // (shard_name leaves out the schema public: put it back, the
+            // search_path here is pg_catalog's.)
+            let local_shards = query_one::<Vec<String>>(
+                "SELECT pg_catalog.array_agg(x.q) \
+                   FROM pg_catalog.pg_dist_partition p \
+                   JOIN pg_catalog.pg_dist_shard sh ON sh.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid \
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid \
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+                  CROSS JOIN LATERAL pg_catalog.shard_name(p.logicalrelid, sh.shardid) s \
+                  CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.strpos(s, '.') OPERATOR(pg_catalog.=) 0 \
+                                                  THEN pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
+                                                       OPERATOR(pg_catalog.||) s \
+                                                  ELSE s END) AS x (q) \
+                  WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1 \
+                    AND pg_catalog.to_regclass(x.q) IS NOT NULL \
+                    AND (pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) IS DISTINCT FROM $3 \
+                         OR sh.shardid OPERATOR(pg_catalog.=) \
+                            pg_catalog.get_shard_id_for_distribution_column(p.logicalrelid, $2))",
+                &[tbl.into(), key.into(), model.pk_column.as_str().into()],
+            )?
+            .unwrap_or_default();
+            if !local_shards.is_empty() {
+                let union = local_shards
+                    .iter()
+                    .map(|shard| format!("SELECT * FROM {shard}"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                if let Some(row) = read(&format!("({union})"))? {
+                    return Ok(Some(row));
+                }
+            }
+        }
+        read(&model.table)
     })
 }
 

@@ -24,7 +24,11 @@
 #  4. attacks on a worker: forging or replaying the relayed identity, setting
 #     sharing.identity, reading a shard table directly;
 #  5. a model change racing multi-shard queries: every answer lies between
-#     what the model before and the model after grant.
+#     what the model before and the model after grant;
+#  6. cases of the differential test (random organisations, rules, shares),
+#     their tables distributed: every active user's reach and every
+#     access_level as the reference evaluator says (PG_SHARING_CITUS_CASES,
+#     default 10).
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 HERE="$ROOT/tests/citus"
 OUT="$RUN_DIR/citus-test"
@@ -253,6 +257,36 @@ if [ "$bad" -eq 0 ] && [ -s "$answers" ]; then
 else
     fail "$bad of $(wc -l <"$answers") answers outside what either model grants"
 fi
+
+log "6. cases of the differential test on the cluster, against the reference evaluator"
+# Each case (itest/src/scenario.rs, the generator of itest/tests/differential.rs)
+# in a database of its own, its tables distributed; what every active user
+# reaches and every level must be what the reference evaluator says.
+CASES="${PG_SHARING_CITUS_CASES:-10}"
+(cd "$ROOT" && cargo build -q -p pg_sharing_itest --example citus_case) || die "building the case generator failed"
+CASE_BIN="$ROOT/target/debug/examples/citus_case"
+q "$COORD_PORT" postgres -q -c "CREATE ROLE reader LOGIN IN ROLE sharing_app" >/dev/null
+for seed in $(seq 1 "$CASES"); do
+    db="diff$seed"
+    citus_database "$db"
+    "$CASE_BIN" "$seed" setup >"$OUT/case-$seed-setup.sql"
+    "$CASE_BIN" "$seed" queries >"$OUT/case-$seed-queries.sql"
+    "$CASE_BIN" "$seed" expected >"$OUT/case-$seed-expected.txt"
+    psql -X -q -h 127.0.0.1 -p "$COORD_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 \
+        -c "CREATE EXTENSION pg_sharing" -c "SELECT sharing.enable_citus()" >/dev/null
+    if ! psql -X -q -h 127.0.0.1 -p "$COORD_PORT" -U postgres -d "$db" -f "$OUT/case-$seed-setup.sql" \
+            >"$OUT/case-$seed-setup.out" 2>&1; then
+        fail "case $seed: setup failed (see $OUT/case-$seed-setup.out)"; continue
+    fi
+    psql -X -q -At -h 127.0.0.1 -p "$COORD_PORT" -U postgres -d "$db" -f "$OUT/case-$seed-queries.sql" \
+        >"$OUT/case-$seed-got.txt" 2>&1 || true
+    if diff -u "$OUT/case-$seed-expected.txt" "$OUT/case-$seed-got.txt" >"$OUT/case-$seed.diff"; then
+        pass "case $seed: $(wc -l <"$OUT/case-$seed-expected.txt") lines as the reference evaluator says"
+    else
+        fail "case $seed differs from the reference evaluator (see $OUT/case-$seed.diff)"
+        head -n 20 "$OUT/case-$seed.diff" >&2
+    fi
+done
 
 if [ "$FAILS" -gt 0 ]; then
     die "$FAILS Citus check(s) failed (outputs in $OUT)"
