@@ -24,6 +24,11 @@ SELECT a.id, count(t.id) AS tasks
   FROM accounts a JOIN tasks t ON t.account_id = a.id
  GROUP BY a.id ORDER BY a.id LIMIT 10;
 SELECT id, title FROM tasks WHERE account_id = 8 ORDER BY id;
+-- the reference table, alone and joined to the distributed one
+SELECT string_agg(id::text, ',' ORDER BY id) AS campaigns FROM campaigns;
+SELECT c.id, count(a.id) AS accounts
+  FROM campaigns c JOIN accounts a ON a.owner_id = c.owner_id
+ GROUP BY c.id ORDER BY c.id;
 -- router (one shard)
 SELECT id, name FROM accounts WHERE id = 3;
 SELECT id, name FROM accounts WHERE id = 8;
@@ -61,6 +66,16 @@ WITH changed AS (UPDATE tasks SET title = title || '!' WHERE account_id IN (2, 3
 SELECT string_agg(id::text, ',' ORDER BY id) AS tasks_updated FROM changed;
 INSERT INTO tasks VALUES (8, 900, 'New task') RETURNING id;
 ROLLBACK;
+BEGIN;
+\if :app
+SELECT sharing.act_as(:uid) \gset
+\endif
+WITH changed AS (UPDATE campaigns SET title = title || '!' RETURNING id)
+SELECT string_agg(id::text, ',' ORDER BY id) AS campaigns_updated FROM changed;
+WITH gone AS (DELETE FROM campaigns WHERE id < 8 RETURNING id)
+SELECT string_agg(id::text, ',' ORDER BY id) AS campaigns_deleted FROM gone;
+INSERT INTO campaigns VALUES (100 + :uid, :uid, 'Mine') RETURNING id;
+ROLLBACK;
 
 -- the checks, for this user, on records of several shards
 SELECT id, sharing.access_level(:uid, 'accounts', id::text) AS level,
@@ -70,6 +85,8 @@ SELECT id, sharing.access_level(:uid, 'accounts', id::text) AS level,
   FROM generate_series(1, 12) id ORDER BY id;
 SELECT id, sharing.access_level(:uid, 'tasks', id::text) AS task_level
   FROM generate_series(1, 12) id ORDER BY id;
+SELECT id, sharing.access_level(:uid, 'campaigns', id::text) AS campaign_level
+  FROM campaigns ORDER BY id;
 
 -- a prepared statement executed again and again (PostgreSQL switches to a
 -- generic plan after five runs)

@@ -57,7 +57,7 @@ q "$COORD_PORT" postgres -v citus=1 -f "$HERE/setup.sql" >"$OUT/setup-citus.out"
 
 # Shard names differ in messages (accounts_102008 for accounts): not in what
 # a user sees.
-normalise() { sed -E "s/(accounts|tasks)_[0-9]+/\\1/g"; }
+normalise() { sed -E "s/(accounts|tasks|campaigns)_[0-9]+/\\1/g"; }
 
 LOGINS=(ceo:1 sales_manager:2 rep_east:3 rep_west:4 support_agent:5)
 

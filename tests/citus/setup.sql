@@ -60,8 +60,17 @@ SELECT create_distributed_table('tasks', 'account_id', colocate_with => 'account
 \endif
 INSERT INTO tasks SELECT 1 + g % 60, g, 'Task ' || g FROM generate_series(1, 120) g;
 
+-- Campaigns: a reference table on Citus (every node holds all its rows).
+CREATE TABLE campaigns (id bigint PRIMARY KEY, owner_id bigint NOT NULL, title text NOT NULL);
+GRANT SELECT, INSERT, UPDATE, DELETE ON campaigns TO PUBLIC;
+\if :citus
+SELECT create_reference_table('campaigns');
+\endif
+INSERT INTO campaigns SELECT g, 1 + g % 5, 'Campaign ' || g FROM generate_series(1, 15) g;
+
 SELECT sharing.protect('accounts', owner_column => 'owner_id', default_access => 'private');
 SELECT sharing.protect_child('tasks', 'account_id', 'accounts');
+SELECT sharing.protect('campaigns', owner_column => 'owner_id', default_access => 'private');
 SELECT sharing.create_criteria_rule('accounts', 'New York accounts to support',
     '{"conditions": [{"column": "billing_city", "op": "=", "value": "New York"}]}',
     'role', 'Support', 'read');
@@ -69,4 +78,5 @@ SELECT sharing.create_owner_rule('accounts', 'West to East', 'role', 'Sales Rep'
 SET ROLE rep_west;
 SELECT sharing.share_record('accounts', '3', 'user', 'Erin East', 'read');
 SELECT sharing.share_record('accounts', '8', 'group', 'Key accounts team', 'read_write');
+SELECT sharing.share_record('campaigns', '3', 'role', 'Support', 'read');
 RESET ROLE;
