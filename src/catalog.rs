@@ -314,11 +314,6 @@ pub fn table_model(rel: pg_sys::Oid) -> Result<Option<TableModel>> {
         },
         (None, Some(parent), Some(parent_column)) => Kind::Child {
             parent_column,
-            co_located: query_one::<bool>(
-                "SELECT sharing._is_citus_table($1::regclass)",
-                &[rel.into()],
-            )?
-            .unwrap_or(false),
             parent: Box::new(table_model(parent)?.ok_or_else(|| {
                 SharingError::Internal(format!("parent of {} is not protected", rel.to_u32()))
             })?),
@@ -329,12 +324,24 @@ pub fn table_model(rel: pg_sys::Oid) -> Result<Option<TableModel>> {
             ))
         }
     };
+    let citus = is_citus_table(rel)?;
     Ok(Some(TableModel {
         table: qualified_name(rel)?,
         pk_column,
         pk_type,
         kind,
+        citus,
     }))
+}
+
+/// True when `rel` is a Citus table (distributed, reference or Citus
+/// local); false without Citus.
+pub fn is_citus_table(rel: pg_sys::Oid) -> Result<bool> {
+    Ok(query_one::<bool>(
+        "SELECT sharing._is_citus_table($1::regclass)",
+        &[rel.into()],
+    )?
+    .unwrap_or(false))
 }
 
 /// Like [`table_model`], but a table that is not protected is an error.

@@ -92,6 +92,10 @@ thread_local! {
     static RELAYED: RefCell<Option<Relayed>> = const { RefCell::new(None) };
     /// The cluster key, once read (None: not read yet; Some(None): none).
     static CLUSTER_KEY: RefCell<Option<Option<Vec<u8>>>> = const { RefCell::new(None) };
+    /// The relayed user last verified: (epoch, outer role, user). Valid
+    /// while the epoch stays (a new token moves it) and the role is the
+    /// same, so a token is verified once, not at every lookup.
+    static VERIFIED: Cell<Option<(u64, u32, i64)>> = const { Cell::new(None) };
     /// True only while this module sets the setting.
     static SETTING_IT: Cell<bool> = const { Cell::new(false) };
 }
@@ -270,14 +274,20 @@ fn role_name(role: pg_sys::Oid) -> String {
 /// superuser's backend, which could read the key anyway, takes any).
 fn relayed_user() -> Option<i64> {
     let relayed = RELAYED.with(|r| r.borrow().clone())?;
-    // SAFETY: backend globals, valid inside a transaction.
-    let (outer, superuser) = unsafe {
-        let outer = pg_sys::GetOuterUserId();
-        (outer, pg_sys::superuser_arg(outer))
-    };
+    // SAFETY: a backend global, valid inside a transaction.
+    let outer = unsafe { pg_sys::GetOuterUserId() };
+    let stamp = (epoch(), outer.to_u32());
+    if let Some((e, r, uid)) = VERIFIED.with(Cell::get) {
+        if (e, r) == stamp {
+            return Some(uid);
+        }
+    }
+    // SAFETY: a valid role of this session.
+    let superuser = unsafe { pg_sys::superuser_arg(outer) };
     let role = role_name(outer);
     let verifies = |reload| cluster_key(reload).is_some_and(|key| relayed.verifies(&key));
     if (relayed.role == role || superuser) && (verifies(false) || verifies(true)) {
+        VERIFIED.with(|v| v.set(Some((stamp.0, stamp.1, relayed.user_id))));
         return Some(relayed.user_id);
     }
     SharingError::PermissionDenied(format!(

@@ -2,7 +2,7 @@
 //! generated policies. The public SQL functions (`sharing.protect`, …) are
 //! thin wrappers in `sql/api.sql` that check the admin gate and call these.
 
-use crate::catalog::{self, protected_model, qualified_name, query_one};
+use crate::catalog::{self, is_citus_table, protected_model, qualified_name, query_one};
 use crate::context;
 use crate::error::{OrRaise, Result, SharingError};
 use pg_sharing_core::access::DefaultAccess;
@@ -85,14 +85,6 @@ fn citus_enabled() -> Result<bool> {
     Ok(query_one::<bool>(
         "SELECT sharing._citus_group() IS NOT NULL AND EXISTS (SELECT 1 FROM sharing._cluster_key)",
         &[],
-    )?
-    .unwrap_or(false))
-}
-
-fn is_citus_table(rel: pg_sys::Oid) -> Result<bool> {
-    Ok(query_one::<bool>(
-        "SELECT sharing._is_citus_table($1::regclass)",
-        &[rel.into()],
     )?
     .unwrap_or(false))
 }
@@ -576,7 +568,7 @@ fn _record_exists(tbl: pg_sys::Oid, record_id: &str) -> bool {
 #[pg_extern(stable, parallel_safe)]
 fn _access_rank(user_id: Option<i64>, tbl: pg_sys::Oid, record_id: &str) -> i32 {
     let model = context::protected_model(tbl);
-    if !is_citus_table(tbl).or_raise() {
+    if !model.citus {
         let query = model.level_query();
         return crate::identity::as_user(user_id, || {
             query_one::<i32>(&query, &[record_id.into()])
@@ -611,7 +603,7 @@ fn citus_record(tbl: pg_sys::Oid, model: &TableModel, key: &str) -> Result<Optio
         )
     };
     context::as_owner(|| {
-        if is_citus_table(tbl)? {
+        if model.citus {
             // (shard_name leaves out the schema public: put it back, the
             // search_path here is pg_catalog's.)
             let local_shards = query_one::<Vec<String>>(

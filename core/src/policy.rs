@@ -58,10 +58,6 @@ pub enum Kind {
     Child {
         parent_column: String,
         parent: Box<TableModel>,
-        /// The parent is read by `sharing._parent_allows` rather than by a
-        /// sub-query: on Citus, where a policy holds no sub-query and the
-        /// parent's row is on the node of the child's (co-located) shard.
-        co_located: bool,
     },
 }
 
@@ -74,6 +70,11 @@ pub struct TableModel {
     /// The primary key's type as `format_type` prints it.
     pub pk_type: String,
     pub kind: Kind,
+    /// A Citus table: its policies run on the node of each shard, where a
+    /// policy holds no sub-query (a child reads its parent through
+    /// `sharing._parent_allows`, from the co-located shard), and a record
+    /// is read before its predicates are evaluated (`level_query_of_row`).
+    pub citus: bool,
 }
 
 /// The profile action a command needs.
@@ -268,8 +269,7 @@ impl TableModel {
             Kind::Child {
                 parent_column,
                 parent,
-                co_located: true,
-            } => {
+            } if self.citus => {
                 grants.push(bypass(level));
                 grants.push(format!(
                     "({} AND sharing._parent_allows({}, {row}{}::text, {}))",
@@ -282,7 +282,6 @@ impl TableModel {
             Kind::Child {
                 parent_column,
                 parent,
-                co_located: false,
             } => {
                 grants.push(bypass(level));
                 let alias = format!("_sharing_parent_{depth}");
@@ -397,6 +396,7 @@ mod tests {
                 default_access,
                 criteria_rules: rules,
             },
+            citus: false,
         }
     }
 
@@ -461,8 +461,8 @@ mod tests {
             kind: Kind::Child {
                 parent_column: "account_id".into(),
                 parent: Box::new(accounts(DefaultAccess::Private, vec![])),
-                co_located: false,
             },
+            citus: false,
         };
         let del = child.level_predicate(Level::ReadWriteDelete, "n.");
         assert!(del.contains("EXISTS (SELECT 1 FROM \"public\".\"accounts\" AS _sharing_parent_1 WHERE _sharing_parent_1.\"id\" = n.\"account_id\""));
@@ -484,8 +484,8 @@ mod tests {
             kind: Kind::Child {
                 parent_column: "account_id".into(),
                 parent: Box::new(accounts(DefaultAccess::Private, vec![])),
-                co_located: true,
             },
+            citus: true,
         };
         for policy in child.policies("\"public\".\"notes\"") {
             assert!(
