@@ -4,23 +4,39 @@
 #   - python/app_psycopg.py      psycopg 3 + psycopg_pool, act_as per request
 #   - python/app_sqlalchemy.py   SQLAlchemy 2, act_as in an after_begin hook
 #   - rust-service/              tokio-postgres + deadpool-postgres, concurrent requests
+#   - django/                    a Django 5.2 CRM (accounts, notes as a child
+#                                table): a middleware opens the request's
+#                                transaction and calls act_as; the test
+#                                client, runserver over HTTP with persistent
+#                                connections and with Django's pool,
+#                                .iterator()'s server-side cursors
+#   - node/                      node-postgres (pg.Pool) behind Node's http:
+#                                named prepared statements, 100 concurrent
+#                                requests
 #   - PgBouncer in transaction pooling mode: python/pgbouncer_two_clients.py,
 #     and both Python apps through it
+#   - jdbc/JdbcExamples.java     pgjdbc (Java 17): BI logins (db_role) and the
+#                                application path, server-side prepared
+#                                statements (prepareThreshold 1 and 5), a
+#                                SET ROLE gateway; directly and through PgBouncer
 #   - bi_dashboard.sql           as each login role, on the primary and on a
 #                                hot standby (pg_basebackup -R)
 #   - dba_session.sql            apply_config, rule_overview, explain_access,
 #                                who_can_access, check()
-# Sets up what is missing (a virtualenv in .run/venv with
-# examples/python/requirements.txt; cargo builds the Rust example; the
-# extension if it is not installed), prints "examples: N passed, M failed"
-# and exits non-zero if any example fails. Logs: .run/examples-logs/.
+# Sets up what is missing: a virtualenv in .run/venv with
+# examples/python/requirements.txt (Django included); cargo builds the Rust
+# example; npm ci in examples/node when node_modules is missing or
+# package-lock.json changed; apt installs libpostgresql-jdbc-java, a JDK
+# (openjdk-17-jdk-headless) and Node.js when missing; the extension if it is
+# not installed. Prints "examples: N passed, M failed" (with each example's
+# seconds) and exits non-zero if any example fails. Logs: .run/examples-logs/.
 #
 #   scripts/examples.sh        (scripts/test.sh --only examples runs it too)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
     "") ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) die "unknown option $1 (try --help)" ;;
 esac
 
@@ -40,6 +56,42 @@ fi
 ensure_venv
 PYTHON="$VENV/bin/python"  # set by ensure_venv
 
+# apt_install_missing PACKAGE...: installs those of the packages that are not installed.
+apt_install_missing() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ "${#missing[@]}" -gt 0 ] || return 0
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install: ${missing[*]}"
+    log "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The JDBC example: pgjdbc from Debian, and a JDK (java runs the example's
+# single source file, which needs the compiler module a JRE lacks).
+PGJDBC_JAR=/usr/share/java/postgresql.jar
+apt_install_missing libpostgresql-jdbc-java
+if ! command -v java >/dev/null 2>&1 || ! java --list-modules 2>/dev/null | grep -q '^jdk\.compiler'; then
+    apt_install_missing openjdk-17-jdk-headless
+fi
+[ -f "$PGJDBC_JAR" ] || die "$PGJDBC_JAR missing after installing libpostgresql-jdbc-java"
+
+# The Node example: Node.js (Debian's when there is none), and its locked
+# dependencies installed with npm ci when node_modules is missing or
+# package-lock.json changed since (a copy of the lock marks what is installed).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install_missing nodejs npm
+fi
+NODE_DIR="$EXAMPLES/node"
+if ! cmp -s "$NODE_DIR/package-lock.json" "$NODE_DIR/node_modules/.installed-package-lock.json"; then
+    log "npm ci in $NODE_DIR"
+    (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error) >/dev/null \
+        || die "npm ci in $NODE_DIR failed"
+    cp "$NODE_DIR/package-lock.json" "$NODE_DIR/node_modules/.installed-package-lock.json"
+fi
+
 rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
 
@@ -53,13 +105,17 @@ run_example() {
     local name="$1"; shift
     local logfile
     logfile="$LOG_DIR/$(printf '%s' "$name" | tr -c 'A-Za-z0-9_.-' '_').log"
+    local start end secs
+    start=$(date +%s%N)
     if "$@" >"$logfile" 2>&1; then
+        end=$(date +%s%N); secs=$(( (end - start) / 100000000 ))
         PASSED=$((PASSED + 1))
-        printf '  pass  %s\n' "$name"
+        printf '  pass  %s (%d.%ds)\n' "$name" $((secs / 10)) $((secs % 10))
         grep -E '^ok ' "$logfile" | sed 's/^/          /' || true
     else
+        end=$(date +%s%N); secs=$(( (end - start) / 100000000 ))
         FAILED+=("$name")
-        printf '  FAIL  %s (log: %s)\n' "$name" "$logfile"
+        printf '  FAIL  %s (%d.%ds, log: %s)\n' "$name" $((secs / 10)) $((secs % 10)) "$logfile"
         tail -n 40 "$logfile" | sed 's/^/          /'
     fi
 }
@@ -73,8 +129,8 @@ start_pgbouncer() {
     BOUNCER_DIR="$CLUSTER_DIR/pgbouncer"
     BOUNCER_PORT="$(free_port)"
     mkdir -p "$BOUNCER_DIR"
-    # auth_type trust still wants the user in the auth_file.
-    echo '"crm_app" ""' >"$BOUNCER_DIR/userlist.txt"
+    # auth_type trust still wants the users in the auth_file.
+    printf '"%s" ""\n' crm_app "${LOGINS[@]}" bi_gateway | sort -u >"$BOUNCER_DIR/userlist.txt"
     cat >"$BOUNCER_DIR/pgbouncer.ini" <<EOF
 [databases]
 * = host=127.0.0.1 port=$PGPORT
@@ -86,6 +142,9 @@ unix_socket_dir =
 auth_type = trust
 auth_file = $BOUNCER_DIR/userlist.txt
 pool_mode = transaction
+; pgjdbc sends extra_float_digits when it connects; PgBouncer refuses
+; startup parameters it does not know unless told to ignore them.
+ignore_startup_parameters = extra_float_digits
 default_pool_size = 2
 max_client_conn = 50
 logfile = $BOUNCER_DIR/pgbouncer.log
@@ -115,8 +174,23 @@ stop_pgbouncer() {
     rm -f "$pidfile"
 }
 
+# The Django and Node checks start their own servers and stop them (also when
+# they fail); each also writes its server's pid to this file, so that an
+# interrupted run stops them too.
+EXAMPLES_PIDFILE="$LOG_DIR/servers.pids"
+export EXAMPLES_PIDFILE
+stop_example_servers() {
+    local pid
+    [ -f "$EXAMPLES_PIDFILE" ] || return 0
+    while read -r pid; do
+        # Only if that pid is still one of the example servers.
+        if grep -qaE 'runserver|server\.js' "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
+    done <"$EXAMPLES_PIDFILE"
+}
+
 BOUNCER_DIR=""
 cleanup() {
+    stop_example_servers
     stop_pgbouncer
     stop_standby
     stop_cluster
@@ -169,6 +243,26 @@ rust_service() {
         && "$dir/target/debug/pg_sharing_rust_service" "$1"
 }
 
+# django_crm DB: the Django CRM (examples/django) on a copy of the org: its
+# migrations run as postgres (they protect the notes table and grant crm_app
+# its privileges), then check_django.py serves it as crm_app.
+django_crm() {
+    local dir="$EXAMPLES/django"
+    copy_of_crm "$1"
+    (cd "$dir" && CRM_DB_HOST=127.0.0.1 CRM_DB_PORT="$PGPORT" CRM_DB_NAME="$1" CRM_DB_USER=postgres \
+        "$PYTHON" manage.py migrate -v 0) \
+        && (cd "$dir" && CRM_DB_HOST=127.0.0.1 CRM_DB_PORT="$PGPORT" CRM_DB_NAME="$1" CRM_DB_USER=crm_app \
+            "$PYTHON" check_django.py)
+}
+
+# jdbc_examples DB: examples/jdbc/JdbcExamples.java on a copy of the org,
+# directly and through PgBouncer (running).
+jdbc_examples() {
+    copy_of_crm "$1"
+    psql_admin -d "$1" -f "$EXAMPLES/jdbc/setup.sql" \
+        && java -cp "$PGJDBC_JAR" "$EXAMPLES/jdbc/JdbcExamples.java" 127.0.0.1 "$PGPORT" "$BOUNCER_PORT" "$1"
+}
+
 # --- the examples ---------------------------------------------------------------
 
 LOGINS=(ceo sales_manager rep_east rep_west support_agent crm_app)
@@ -183,8 +277,12 @@ run_example "SQLAlchemy 2 (python/app_sqlalchemy.py)" \
 copy_of_crm crm_rust
 log "   (the Rust example builds first: a minute the first time)"
 run_example "tokio-postgres + deadpool-postgres (rust-service/)" rust_service "$(conninfo "$PGPORT" crm_rust)"
+run_example "Django 5.2: middleware + test client + runserver over HTTP (django/)" django_crm crm_django
+copy_of_crm crm_node
+run_example "Node.js pg.Pool + http, named statements, 100 concurrent requests (node/)" \
+    node "$EXAMPLES/node/check.js" "postgresql://crm_app@127.0.0.1:$PGPORT/crm_node"
 
-log "2. PgBouncer in transaction pooling mode"
+log "2. PgBouncer in transaction pooling mode; JDBC directly and through it"
 start_pgbouncer
 copy_of_crm crm_bouncer
 run_example "PgBouncer: two clients interleaving transactions (python/pgbouncer_two_clients.py)" \
@@ -195,6 +293,8 @@ run_example "PgBouncer: python/app_psycopg.py --pgbouncer" \
 copy_of_crm crm_bouncer_sqlalchemy
 run_example "PgBouncer: python/app_sqlalchemy.py --pgbouncer" \
     "$PYTHON" "$EXAMPLES/python/app_sqlalchemy.py" "$(sqlalchemy_url "$BOUNCER_PORT" crm_bouncer_sqlalchemy)" --pgbouncer
+run_example "JDBC (pgjdbc, Java 17): BI logins, act_as, SET ROLE; directly and through PgBouncer (jdbc/)" \
+    jdbc_examples crm_jdbc
 stop_pgbouncer
 
 log "3. BI dashboards through each person's own login role (db_role)"
