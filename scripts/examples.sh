@@ -14,7 +14,7 @@
 #                                named prepared statements, 100 concurrent
 #                                requests
 #   - PgBouncer in transaction pooling mode: python/pgbouncer_two_clients.py,
-#     and both Python apps through it
+#     both Python apps and the Node service (unnamed statements) through it
 #   - jdbc/JdbcExamples.java     pgjdbc (Java 17): BI logins (db_role) and the
 #                                application path, server-side prepared
 #                                statements (prepareThreshold 1 and 5), a
@@ -293,6 +293,9 @@ run_example "PgBouncer: python/app_psycopg.py --pgbouncer" \
 copy_of_crm crm_bouncer_sqlalchemy
 run_example "PgBouncer: python/app_sqlalchemy.py --pgbouncer" \
     "$PYTHON" "$EXAMPLES/python/app_sqlalchemy.py" "$(sqlalchemy_url "$BOUNCER_PORT" crm_bouncer_sqlalchemy)" --pgbouncer
+copy_of_crm crm_bouncer_node
+run_example "PgBouncer: node/check.js --pgbouncer (unnamed statements)" \
+    node "$EXAMPLES/node/check.js" "postgresql://crm_app@127.0.0.1:$BOUNCER_PORT/crm_bouncer_node" --pgbouncer
 run_example "JDBC (pgjdbc, Java 17): BI logins, act_as, SET ROLE; directly and through PgBouncer (jdbc/)" \
     jdbc_examples crm_jdbc
 stop_pgbouncer

@@ -3,6 +3,10 @@
 // response with what the org's sharing rules say, and stops it (also on failure).
 //
 //   node check.js "postgresql://crm_app@127.0.0.1:5432/crm_node"
+//   node check.js "postgresql://crm_app@127.0.0.1:6432/crm_node_bouncer" --pgbouncer
+//
+// --pgbouncer runs the service with --unnamed (no named statements), for
+// PgBouncer in transaction pooling mode, and expects no statement prepared.
 //
 // Expects a copy of the org of examples/demo_setup.sql (it renames accounts).
 // Exits non-zero on the first mismatch.
@@ -15,6 +19,7 @@ const path = require('node:path');
 const { TOKENS } = require('./server.js');
 
 const POOL_SIZE = 4;
+const PGBOUNCER = process.argv.includes('--pgbouncer');
 
 // --- what each user may see, from the rules of examples/demo_setup.sql --------
 
@@ -66,7 +71,7 @@ function freePort() {
 async function startService(connectionString) {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(__dirname, 'server.js'), connectionString, String(port),
-    String(POOL_SIZE)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    String(POOL_SIZE), ...(PGBOUNCER ? ['--unnamed'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
   let exited = null;
   child.on('exit', (code) => { exited = code; });
   if (process.env.EXAMPLES_PIDFILE) { // scripts/examples.sh stops it too if this script is killed
@@ -125,8 +130,12 @@ async function concurrentListings(base, round) {
   check(answers.length === 100, `round ${round}: 100 concurrent requests (5 users x 18, 10 without a user): `
     + 'each user saw exactly their accounts, those without a user none');
   check(usersPerPid.size <= POOL_SIZE && shared > 0,
-    `round ${round}: on ${usersPerPid.size} pooled server connections (pool max ${POOL_SIZE}), ${shared} of them `
-    + 'serving several users');
+    `round ${round}: on ${usersPerPid.size} server connections (pool max ${POOL_SIZE}${PGBOUNCER ? ', behind '
+      + 'PgBouncer' : ''}), ${shared} of them serving several users`);
+  if (PGBOUNCER) {
+    check(preparedBefore === 0, `round ${round}: no named statement on any server connection (--unnamed)`);
+    return;
+  }
   // Each connection prepares list_accounts once; every other request re-executes it.
   const expectedPrepared = round === 1 ? answers.length - usersPerPid.size : answers.length;
   check(preparedBefore >= expectedPrepared,
@@ -148,7 +157,7 @@ async function renames(base) {
     check(status === 200 && body.updated === want,
       `user ${user} renames ${account}: ${status} ${JSON.stringify(body)}, expected ${want} row`, true);
   }
-  check(true, 'renames through the named statement rename_account (5 users x 6 accounts): 1 row where the '
+  check(true, `renames through the ${PGBOUNCER ? 'unnamed' : 'named'} statement rename_account (5 users x 6 accounts): 1 row where the `
     + 'user may edit, 0 where the user only reads or cannot see');
   const noUser = await call(base, null, 'POST', '/accounts/401/rename', { name: 'nobody' });
   check(noUser.status === 200 && noUser.body.updated === 0, 'a rename without a user reaches 0 rows');
@@ -160,7 +169,7 @@ async function renames(base) {
 async function main() {
   const connectionString = process.argv[2];
   if (!connectionString) {
-    console.error('usage: node check.js CONNECTION_STRING');
+    console.error('usage: node check.js CONNECTION_STRING [--pgbouncer]');
     process.exit(2);
   }
   const service = await startService(connectionString);

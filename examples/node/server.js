@@ -14,7 +14,12 @@
 // that connection, whoever its user is. That is safe: the policies look at
 // the identity when the statement executes, not when it was prepared.
 //
-//   node server.js "postgresql://crm_app@127.0.0.1:5432/crm" 8080 [pool size]
+//   node server.js "postgresql://crm_app@127.0.0.1:5432/crm" 8080 [pool size] [--unnamed]
+//
+// --unnamed sends the same queries without names (node-postgres then uses
+// the unnamed statement, parsed again each time): what PgBouncer < 1.21 in
+// transaction pooling mode needs, since it does not carry named statements
+// from one server connection to the next.
 //
 //   GET  /health                     200 "ok"
 //   GET  /accounts                   the caller's accounts
@@ -34,13 +39,16 @@ const TOKENS = {
 
 // Runs work(client) in a transaction on a pooled connection, acting as userId
 // (no act_as when userId is null: the request sees no protected rows).
+let named = true; // false with --unnamed
+const statement = (query) => (named ? query : { text: query.text, values: query.values });
+
 async function inTransaction(pool, userId, work) {
   const client = await pool.connect();
   let broken;
   try {
     await client.query('BEGIN');
     if (userId !== null) {
-      await client.query({ name: 'act_as', text: 'SELECT sharing.act_as($1)', values: [userId] });
+      await client.query(statement({ name: 'act_as', text: 'SELECT sharing.act_as($1)', values: [userId] }));
     }
     const result = await work(client);
     await client.query('COMMIT');
@@ -63,7 +71,7 @@ const FACTS = `SELECT sharing.current_user_id() AS db_user, pg_backend_pid() AS 
 
 async function listAccounts(client) {
   const facts = (await client.query(FACTS)).rows[0];
-  const rows = (await client.query({ ...LIST_ACCOUNTS, values: [] })).rows;
+  const rows = (await client.query(statement({ ...LIST_ACCOUNTS, values: [] }))).rows;
   return {
     dbUser: facts.db_user === null ? null : Number(facts.db_user),
     pid: facts.pid,
@@ -73,7 +81,7 @@ async function listAccounts(client) {
 }
 
 async function renameAccount(client, id, name) {
-  const result = await client.query({ ...RENAME_ACCOUNT, values: [id, name] });
+  const result = await client.query(statement({ ...RENAME_ACCOUNT, values: [id, name] }));
   return { updated: result.rowCount };
 }
 
@@ -116,9 +124,11 @@ function createService(pool) {
 }
 
 if (require.main === module) {
-  const [connectionString, port = '8080', poolSize = '4'] = process.argv.slice(2);
+  const args = process.argv.slice(2).filter((a) => a !== '--unnamed');
+  named = args.length === process.argv.length - 2;
+  const [connectionString, port = '8080', poolSize = '4'] = args;
   if (!connectionString) {
-    console.error('usage: node server.js CONNECTION_STRING [PORT] [POOL_SIZE]');
+    console.error('usage: node server.js CONNECTION_STRING [PORT] [POOL_SIZE] [--unnamed]');
     process.exit(2);
   }
   const pool = new Pool({ connectionString, max: Number(poolSize) });
