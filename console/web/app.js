@@ -350,7 +350,7 @@ function ruleRow(r) {
     const res = await previewAndApply({ kind: 'set_rule_active', rule_id: r.rule_id, active: toggle.checked });
     if (res.applied) { await loadBase(); await loadRules(); } else toggle.checked = r.active;
   });
-  return el('tr', { 'data-rule': r.name, 'data-rule-id': r.rule_id, 'data-active': r.active },
+  return el('tr', { 'data-rule': r.name, 'data-rule-id': r.rule_id, 'data-active': String(r.active) },
     el('td', {}, el('b', {}, r.name), el('div', { class: 'muted' }, r.type === 'criteria' ? 'criteria rule' : 'owner rule')),
     el('td', {}, r.shared_from),
     el('td', {}, r.shared_to),
