@@ -5,14 +5,16 @@
 # and through each person's own login role (db_role), with psql.
 #
 #   scripts/demo.sh          run the demo, then stop the cluster
-#   scripts/demo.sh --keep   leave the cluster running and print how to connect
+#   scripts/demo.sh --keep   leave the cluster running, start the sharing console
+#                            on it as the admin login org_admin (console/demo_admin.sql),
+#                            and print how to connect to both
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KEEP=0
 for arg in "$@"; do
     case "$arg" in
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) die "unknown option $arg (try --help)" ;;
     esac
 done
@@ -64,4 +66,29 @@ if [ "$KEEP" = 1 ]; then
     echo "  psql -h $PGHOST -p $PGPORT -U rep_east demo"
     echo "stop it with:"
     echo "  $( is_root && echo "runuser -u postgres -- " )$PG_BIN/pg_ctl -D $CLUSTER_DIR/data stop"
+
+    # The sharing console, as the demo's administrator (a login with
+    # manage_sharing, added only here so the demo above stays as it is).
+    log "starting the sharing console as org_admin (console/demo_admin.sql)"
+    psql_demo -f "$ROOT/console/demo_admin.sql" >/dev/null
+    (cd "$ROOT" && cargo build -q -p pg_sharing_console) || die "building the console failed"
+    listen=127.0.0.1:8432
+    if (exec 3<>/dev/tcp/127.0.0.1/8432) 2>/dev/null; then listen=127.0.0.1:0; fi
+    console_log="$RUN_DIR/demo-console.log"
+    PGUSER=org_admin PGDATABASE=demo nohup "${CARGO_TARGET_DIR:-$ROOT/target}/debug/pg_sharing_console" \
+        --listen "$listen" >"$console_log" 2>&1 </dev/null &
+    console_pid=$!
+    url=""
+    for _ in $(seq 100); do
+        url="$(sed -n 's/^pg_sharing_console listening on \(http[^ ]*\)$/\1/p' "$console_log")"
+        [ -n "$url" ] && break
+        kill -0 "$console_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$url" ] || { cat "$console_log" >&2; die "the console did not start (log: $console_log)"; }
+    echo
+    log "sharing console running as org_admin (Ada Admin, profile administrator); open:"
+    echo "  $url"
+    echo "stop it with:"
+    echo "  kill $console_pid"
 fi

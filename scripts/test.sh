@@ -11,10 +11,14 @@
 #   7. faults and load                      (scripts/faults.sh: backends killed mid-change, a pgbench soak)
 #   8. Citus                                (tests/citus/run.sh: a coordinator and two workers against
 #      a single node, both identity paths, attacks on a worker; builds Citus when missing)
+#   9. the sharing console                  (console/tests/run.sh: headless Chromium drives the
+#      console as an admin and as a user without manage_sharing; CONSOLE_SCREENSHOTS=1
+#      also writes docs/console/*.png)
 # against throwaway clusters, and exits non-zero if anything fails.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh --only X   one part: style, unit, pgrx, regress, itest, examples, docs, faults or citus
+#   scripts/test.sh --only X   one part: style, unit, pgrx, regress, itest, examples, docs, faults,
+#                              citus or console
 #   REGRESS_TESTS="10_roles 11_users" scripts/test.sh --only regress
 #                              only those regression tests (after 00_setup)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,7 +27,7 @@ ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --only) ONLY="$2"; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
 done
@@ -126,6 +130,12 @@ if wants citus; then
     install_extension
     set +e; "$ROOT/tests/citus/run.sh"; rc=$?; set -e
     record citus $rc
+fi
+
+if wants console; then
+    log "9. the sharing console in headless Chromium (console/tests/run.sh, own cluster)"
+    set +e; "$ROOT/console/tests/run.sh"; rc=$?; set -e
+    record console $rc
 fi
 
 echo

@@ -51,12 +51,29 @@ async fn main() {
     let pg = settings.pg_config();
     match db::connect(&pg).await {
         Ok(client) => {
-            let who: Result<String, _> = client
-                .query_one("SELECT current_user::text", &[])
+            let who = client
+                .query_one(
+                    "SELECT current_user::text, current_database()::text,
+                            to_regnamespace('sharing') IS NOT NULL",
+                    &[],
+                )
                 .await
-                .map(|r| r.get(0));
+                .map(|r| {
+                    (
+                        r.get::<_, String>(0),
+                        r.get::<_, String>(1),
+                        r.get::<_, bool>(2),
+                    )
+                });
             match who {
-                Ok(who) => eprintln!("pg_sharing_console: connected to the database as {who}"),
+                Ok((who, db, installed)) => {
+                    eprintln!("pg_sharing_console: connected to database {db} as {who}");
+                    if !installed {
+                        eprintln!(
+                            "pg_sharing_console: warning: pg_sharing is not installed in database {db} (CREATE EXTENSION pg_sharing)"
+                        );
+                    }
+                }
                 Err(e) => eprintln!("pg_sharing_console: warning: {}", db::describe(&e)),
             }
         }
