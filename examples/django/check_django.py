@@ -119,6 +119,14 @@ def with_test_client():
         answer = get(anonymous, "/accounts/")
         check_listing(answer, None, "test client, anonymous after a user")
         pids.add(answer["pid"])
+    for user in USERS:
+        lazy = b"".join(clients[user].get("/accounts/stream/").streaming_content).split()
+        check(lazy == [], f"user {user}'s lazily streamed listing: {lazy}, expected none", quiet=True)
+        eager = [int(i) for i in b"".join(clients[user].get("/accounts/stream/?materialize=1").streaming_content).split()]
+        check(eager == VISIBLE[user], f"user {user}'s materialised streamed listing: {eager}", quiet=True)
+    check(True, "pitfall shown: a StreamingHttpResponse over a lazy queryset runs after the request's "
+                "transaction, with no identity, and streams no accounts; evaluated in the view it streams "
+                "exactly the user's")
     check(True, f"test client: each of {len(USERS)} users sees exactly their accounts, also through "
                 f".iterator()'s server-side cursor; {dict((u, VISIBLE[u]) for u in USERS)}")
     check(len(pids) == 1, f"test client: every request ran on one persistent connection (CONN_MAX_AGE=600), "
@@ -198,28 +206,40 @@ class Server:
     """`manage.py runserver` as a child process; stopped on exit, even on failure."""
 
     def __init__(self, extra_env, *options):
+        self.env = {**os.environ, **extra_env}
+        self.options = options
+        self.process = None
+
+    def start(self):
         self.port = free_port()
-        env = {**os.environ, **extra_env}
         self.process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "manage.py"), "runserver", "--noreload", *options,
-             f"127.0.0.1:{self.port}"], env=env, cwd=HERE, start_new_session=True)
+            [sys.executable, os.path.join(HERE, "manage.py"), "runserver", "--noreload", *self.options,
+             f"127.0.0.1:{self.port}"], env=self.env, cwd=HERE, start_new_session=True)
         self.base = f"http://127.0.0.1:{self.port}"
         if os.environ.get("EXAMPLES_PIDFILE"):  # scripts/examples.sh stops it too if this script is killed
             with open(os.environ["EXAMPLES_PIDFILE"], "a") as f:
                 f.write(f"{self.process.pid}\n")
 
     def __enter__(self):
-        deadline = time.monotonic() + 30
-        while True:  # poll the port, at most 30 s
-            check(self.process.poll() is None, f"the server exited with {self.process.returncode}", quiet=True)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                check(time.monotonic() < deadline, f"the server does not listen on {self.port}", quiet=True)
-                time.sleep(0.1)
+        # A port found free may be taken before the server binds it: then the
+        # server exits at once, and another port is tried (at most 3 times).
+        for attempt in range(3):
+            self.start()
+            deadline = time.monotonic() + 30
+            while self.process.poll() is None:  # poll the port, at most 30 s
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return self
+                except OSError:
+                    if time.monotonic() > deadline:
+                        self.__exit__()
+                        raise AssertionError(f"the server does not listen on {self.port} after 30 s")
+                    time.sleep(0.1)
+        raise AssertionError(f"the server exited with {self.process.returncode}, three times")
 
     def __exit__(self, *_):
+        if self.process.poll() is not None:
+            return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=10)

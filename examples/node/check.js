@@ -14,7 +14,6 @@
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const { TOKENS } = require('./server.js');
 
@@ -59,19 +58,10 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 // --- the service as a child process -----------------------------------------------
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
-
 async function startService(connectionString) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(__dirname, 'server.js'), connectionString, String(port),
-    String(POOL_SIZE), ...(PGBOUNCER ? ['--unnamed'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // Port 0: the service binds a free port itself and prints it.
+  const child = spawn(process.execPath, [path.join(__dirname, 'server.js'), connectionString, '0',
+    String(POOL_SIZE), ...(PGBOUNCER ? ['--unnamed'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   let exited = null;
   child.on('exit', (code) => { exited = code; });
   if (process.env.EXAMPLES_PIDFILE) { // scripts/examples.sh stops it too if this script is killed
@@ -81,12 +71,24 @@ async function startService(connectionString) {
   for (const signal of ['SIGTERM', 'SIGINT']) {
     process.on(signal, () => { child.kill('SIGKILL'); process.exit(128 + (signal === 'SIGTERM' ? 15 : 2)); });
   }
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the service printed no port in 30 s')), 30000);
+    let seen = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      seen += chunk;
+      const m = seen.match(/listening on 127\.0\.0\.1:(\d+)/);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the service exited with ${code}`)); });
+  }).catch((err) => { child.kill('SIGKILL'); throw err; });
   const base = `http://127.0.0.1:${port}`;
   for (let tries = 300; ; tries--) { // poll /health, at most ~30 s
     check(exited === null, `the service exited with ${exited}`, true);
     try {
       if ((await fetch(`${base}/health`)).ok) break;
-    } catch (_) { /* not listening yet */ }
+    } catch (_) { /* not answering yet */ }
+    if (tries <= 0) child.kill('SIGKILL');
     check(tries > 0, `the service does not answer on ${base}`, true);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -15,6 +15,7 @@
 // the identity when the statement executes, not when it was prepared.
 //
 //   node server.js "postgresql://crm_app@127.0.0.1:5432/crm" 8080 [pool size] [--unnamed]
+//   (port 0: a free port, printed as "listening on 127.0.0.1:PORT")
 //
 // --unnamed sends the same queries without names (node-postgres then uses
 // the unnamed statement, parsed again each time): what PgBouncer < 1.21 in
@@ -133,7 +134,8 @@ if (require.main === module) {
   }
   const pool = new Pool({ connectionString, max: Number(poolSize) });
   const server = createService(pool);
-  server.listen(Number(port), '127.0.0.1', () => console.log(`listening on 127.0.0.1:${port}`));
+  // Port 0: any free port; the line below tells which.
+  server.listen(Number(port), '127.0.0.1', () => console.log(`listening on 127.0.0.1:${server.address().port}`));
   const stop = () => server.close(() => pool.end().then(() => process.exit(0)));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -4,7 +4,7 @@ import json
 
 from django.contrib.auth import authenticate, login
 from django.db import DatabaseError, connection, transaction
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -90,3 +90,19 @@ def add_note_then_fail(request, account_id):
     """Writes, then fails: ATOMIC_REQUESTS rolls the view's savepoint back."""
     Note.objects.create(account_id=account_id, author_id=request.user.pk, body="never committed")
     raise RuntimeError("the view failed after writing")
+
+
+@require_GET
+def accounts_stream(request):
+    """A streamed listing, one id per line. The response body is produced
+    after the view returns -- after SharingMiddleware's transaction has
+    ended, so with no identity: a lazy queryset streams nothing. Evaluate it
+    in the view (?materialize=1) and stream the result instead."""
+    queryset = Account.objects.order_by("id").values_list("id", flat=True)
+    rows = list(queryset) if request.GET.get("materialize") else queryset
+
+    def lines():  # runs when the response is sent
+        for account_id in rows:
+            yield f"{account_id}\n"
+
+    return StreamingHttpResponse(lines(), content_type="text/plain")
