@@ -73,7 +73,8 @@ apt_install_missing() {
 # single source file, which needs the compiler module a JRE lacks).
 PGJDBC_JAR=/usr/share/java/postgresql.jar
 apt_install_missing libpostgresql-jdbc-java
-if ! command -v java >/dev/null 2>&1 || ! java --list-modules 2>/dev/null | grep -q '^jdk\.compiler'; then
+java_modules="$(java --list-modules 2>/dev/null || true)"
+if ! grep -q '^jdk\.compiler@' <<<"$java_modules"; then
     apt_install_missing openjdk-17-jdk-headless
 fi
 [ -f "$PGJDBC_JAR" ] || die "$PGJDBC_JAR missing after installing libpostgresql-jdbc-java"
