@@ -206,6 +206,46 @@ async function adminSession(browser) {
   }
   assert.equal(psql(`SELECT db_role FROM sharing.audit_log WHERE action = 'insert rules' AND after ->> 'name' = ${lit(RULE)}`), 'org_admin');
 
+  // Edit it: read/write instead of read only.
+  log('edit a rule: its permission becomes read/write');
+  await page.click(`tr[data-rule="${RULE}"] [data-testid="rule-edit"]`);
+  await page.waitForSelector('[data-testid="rule-editor"]:not([hidden])');
+  assert.equal(await page.inputValue('[data-testid="rule-name"]'), RULE);
+  assert.equal(await page.inputValue('[data-testid="rule-pattern"]'), created.criteria.pattern);
+  assert.equal(await page.inputValue('.cond[data-cond="2"] [data-testid="cond-value"]'), '80000');
+  await page.selectOption('[data-testid="rule-access"]', 'read_write');
+  await page.click('[data-testid="rule-save"]');
+  await previewReady(page);
+  if (hasDiff) {
+    const rows = await page.$$eval('[data-testid="preview-diff"] tbody tr', (rs) => rs.map((r) => r.dataset.user));
+    assert.deepEqual(rows.sort(), Object.keys(expected).sort(), 'the same users gain edit access');
+  }
+  await applyPreview(page);
+  await page.waitForSelector('[data-testid="rule-editor"][hidden]', { state: 'attached' });
+  assert.equal(psql(`SELECT access FROM sharing.rules WHERE name = ${lit(RULE)}`), 'read_write');
+
+  // An owner rule, created and dropped again.
+  const OWNER_RULE = 'Reps to support';
+  log('an owner rule: created through the form, then dropped');
+  await page.click('[data-testid="new-rule"]');
+  await page.fill('[data-testid="rule-name"]', OWNER_RULE);
+  await page.selectOption('[data-testid="rule-type"]', 'owner');
+  await page.selectOption('[data-testid="from-type"]', 'role');
+  await page.selectOption('[data-testid="from-name"]', 'Sales Rep');
+  await page.selectOption('[data-testid="to-type"]', 'role_and_subordinates');
+  await page.selectOption('[data-testid="to-name"]', 'Support');
+  await page.click('[data-testid="rule-save"]');
+  await previewReady(page);
+  await applyPreview(page);
+  await page.waitForSelector(`#rule-list tr[data-rule="${OWNER_RULE}"]`, { timeout: TIMEOUT });
+  assert.equal(psql(`SELECT rule_type || ' ' || from_type || ' ' || to_type || ' ' || access FROM sharing.rules WHERE name = ${lit(OWNER_RULE)}`),
+    'owner role role_and_subordinates read');
+  await page.click(`tr[data-rule="${OWNER_RULE}"] [data-testid="rule-drop"]`);
+  await previewReady(page);
+  await applyPreview(page);
+  await page.waitForSelector(`#rule-list tr[data-rule="${OWNER_RULE}"]`, { state: 'detached', timeout: TIMEOUT });
+  assert.equal(psql(`SELECT count(*) FROM sharing.rules WHERE name = ${lit(OWNER_RULE)}`), '0');
+
   // Toggle a rule off: the preview shows what its recipients lose.
   const NY = 'New York accounts to support';
   log(`toggle: deactivate "${NY}"`);

@@ -27,6 +27,11 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// replaceChildren without the null/false placeholders of conditional parts.
+function setKids(node, ...kids) {
+  node.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
+}
+
 const SVGNS = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs, ...children) {
   const e = document.createElementNS(SVGNS, tag);
@@ -87,7 +92,7 @@ function fmtTime(s) {
 function shortTable(t) { return t && t.startsWith('public.') ? t.slice(7) : t; }
 
 function options(select, items, selected) {
-  select.replaceChildren(...items.map(([v, label]) => el('option', { value: v, selected: v === selected }, label)));
+  setKids(select, ...items.map(([v, label]) => el('option', { value: v, selected: v === selected }, label)));
 }
 
 async function loadBase() {
@@ -99,7 +104,7 @@ async function loadBase() {
 function renderSession() {
   const s = S.session;
   const who = s.user_name ? `${s.login} (user ${s.user_name})` : s.login;
-  $('#session').replaceChildren(
+  setKids($('#session'), 
     `${who} on ${s.database}`,
     el('span', { class: 'badge ' + (s.manage ? 'yes' : 'inactive'), 'data-testid': 'manage-badge' }, s.manage ? 'manage_sharing' : 'read only'),
     s.access_diff ? null : el('span', { class: 'badge inactive', title: 'sharing.access_diff is not installed: previews cannot show access changes' }, 'no access diff'));
@@ -151,7 +156,7 @@ function renderOrg() {
   const tree = branch('top', new Set()) || el('p', { class: 'muted' }, 'No roles yet.');
   tree.classList.add('tree');
   const roleless = users.filter((u) => u.role_id === null);
-  $('#role-tree').replaceChildren(tree, roleless.length ? el('p', {}, 'Users without a role: ', roleless.map(userChip)) : null);
+  setKids($('#role-tree'), tree, roleless.length ? el('p', {}, 'Users without a role: ', roleless.map(userChip)) : null);
 
   const groupById = new Map(groups.map((g) => [g.id, g]));
   const memberList = (g, seen) => el('ul', { class: 'members' }, g.members.length ? g.members.map((m) => {
@@ -163,11 +168,11 @@ function renderOrg() {
     const label = { user: 'User', role: 'Role', role_and_subordinates: 'Role and subordinates' }[m.type] || m.type;
     return el('li', {}, `${label}: `, el('b', {}, m.name));
   }) : [el('li', { class: 'muted' }, 'no members')]);
-  $('#groups').replaceChildren(groups.length ? el('div', {}, groups.map((g) => el('div', { class: 'card', 'data-group': g.name },
+  setKids($('#groups'), groups.length ? el('div', {}, groups.map((g) => el('div', { class: 'card', 'data-group': g.name },
     el('b', {}, g.name), memberList(g, new Set([g.id]))))) : el('p', { class: 'muted' }, 'No groups.'));
 
   const flag = (b) => b ? el('span', { class: 'badge yes' }, 'yes') : el('span', { class: 'muted' }, 'no');
-  $('#profiles').replaceChildren(el('table', { class: 'grid' },
+  setKids($('#profiles'), el('table', { class: 'grid' },
     el('thead', {}, el('tr', {}, ['Profile', 'manage_sharing', 'view_all', 'modify_all', 'Per-table permissions', 'Users'].map((h) => el('th', {}, h)))),
     el('tbody', {}, profiles.map((p) => el('tr', { 'data-profile': p.name },
       el('td', {}, el('b', {}, p.name)), el('td', {}, flag(p.manage_sharing)), el('td', {}, flag(p.view_all)), el('td', {}, flag(p.modify_all)),
@@ -208,7 +213,7 @@ function previewAndApply(change, { inlineErrors = false } = {}) {
     const apply = $('#preview-apply');
     const cancel = $('#preview-cancel');
     $('#preview-title').textContent = 'Preview';
-    body.replaceChildren(el('p', { class: 'muted' }, 'Computing who gains and loses access…'));
+    setKids(body, el('p', { class: 'muted' }, 'Computing who gains and loses access…'));
     apply.disabled = true;
     dlg.dataset.state = 'loading';
     let settled = false;
@@ -241,7 +246,7 @@ function previewAndApply(change, { inlineErrors = false } = {}) {
     $('#preview-title').textContent = 'Preview: ' + (p.change || 'change');
     if (!p.ok) {
       if (inlineErrors) { finish({ applied: false, error: p.error }); return; }
-      body.replaceChildren(el('p', {}, 'The database refuses this change:'), errorBox(p.error, 'preview-error'));
+      setKids(body, el('p', {}, 'The database refuses this change:'), errorBox(p.error, 'preview-error'));
       dlg.dataset.state = 'refused';
       return;
     }
@@ -252,7 +257,7 @@ function previewAndApply(change, { inlineErrors = false } = {}) {
       parts.push(el('div', { class: 'warning', 'data-testid': 'preview-nodiff' }, 'The access diff could not be computed: ', p.diff_error && p.diff_error.message,
         '. The change itself was checked by the database and can be applied.'));
     }
-    body.replaceChildren(...parts);
+    setKids(body, ...parts);
     apply.disabled = false;
     dlg.dataset.state = 'ready';
   });
@@ -277,7 +282,7 @@ function ask(title, label, initial) {
 
 function renderSettings() {
   const tbody = $('#settings-table tbody');
-  tbody.replaceChildren(...S.tables.map((t) => {
+  setKids(tbody, ...S.tables.map((t) => {
     if (t.parent) {
       return el('tr', { 'data-table': t.table }, el('td', {}, el('b', {}, shortTable(t.table))),
         el('td', {}, 'controlled by parent ', el('code', {}, shortTable(t.parent)), ` (${t.parent_column})`),
@@ -323,7 +328,7 @@ async function loadRules() {
     drawRules();
   } catch (e) {
     if (seq !== ruleSeq) return;
-    list.replaceChildren(errorBox(e, 'rules-error'));
+    setKids(list, errorBox(e, 'rules-error'));
   }
   list.dataset.ready = 'true';
   list.dataset.query = JSON.stringify(ruleFilters());
@@ -336,8 +341,8 @@ function drawRules() {
     byTable.get(r.table).push(r);
   }
   const list = $('#rule-list');
-  if (!S.rules.length) { list.replaceChildren(el('p', { class: 'muted', 'data-testid': 'no-rules' }, 'No rules match.')); return; }
-  list.replaceChildren(...[...byTable].map(([table, rules]) => el('div', { 'data-rule-table': table },
+  if (!S.rules.length) { setKids(list, el('p', { class: 'muted', 'data-testid': 'no-rules' }, 'No rules match.')); return; }
+  setKids(list, ...[...byTable].map(([table, rules]) => el('div', { 'data-rule-table': table },
     el('h3', { class: 'group' }, shortTable(table), el('span', { class: 'badge' }, rules.length)),
     el('table', { class: 'grid' },
       el('thead', {}, el('tr', {}, ['Name', 'Shared From', 'Shared To', 'Permission', 'Superiors', 'Last modified', 'Status', ''].map((h) => el('th', {}, h)))),
@@ -396,7 +401,7 @@ function openEditor(rule) {
   const form = $('#rule-editor');
   const editing = !!rule;
   const tables = S.tables.filter((t) => !t.parent);
-  if (!tables.length) { form.hidden = false; form.replaceChildren(el('p', { class: 'warning' }, 'No protected table to make a rule for.')); return; }
+  if (!tables.length) { form.hidden = false; setKids(form, el('p', { class: 'warning' }, 'No protected table to make a rule for.')); return; }
   const st = {
     table: rule ? rule.table : ($('#f-table').value || tables[0].table),
     type: rule ? rule.type : 'criteria',
@@ -422,7 +427,7 @@ function openEditor(rule) {
   const access = el('select', { 'data-testid': 'rule-access' });
   options(access, Object.entries(ACCESS_LABEL), rule ? rule.access : 'read');
   const superiors = el('input', { type: 'checkbox', checked: rule ? rule.superiors_allowed : false, 'data-testid': 'rule-superiors' });
-  const pattern = el('input', { value: st.pattern, placeholder: '1 AND 2', 'data-testid': 'rule-pattern', size: 30 });
+  const pattern = el('input', { value: st.pattern, placeholder: 'e.g. 1 AND (2 OR 3)', 'data-testid': 'rule-pattern', size: 30 });
   pattern.addEventListener('input', () => { st.patternEdited = pattern.value.trim() !== ''; st.pattern = pattern.value; });
   const conds = el('div', { 'data-testid': 'conditions' });
   const ownerBox = el('fieldset', {}, el('legend', {}, 'Records owned by'), el('div', { class: 'row' }, el('label', {}, 'Type', fromType), el('label', {}, 'Name', fromName)));
@@ -436,7 +441,7 @@ function openEditor(rule) {
   function columns() { const t = S.tables.find((x) => x.table === tableSel.value); return t ? t.columns : []; }
   function drawConds() {
     const cols = columns();
-    conds.replaceChildren(...st.conditions.map((c, i) => {
+    setKids(conds, ...st.conditions.map((c, i) => {
       const col = el('select', { 'data-testid': 'cond-column', 'aria-label': `condition ${i + 1} column` });
       options(col, [['', '— column —'], ...cols.map((x) => [x.name, `${x.name} (${x.type})`])], c.column);
       col.addEventListener('change', () => { c.column = col.value; });
@@ -486,7 +491,7 @@ function openEditor(rule) {
     return r;
   }
   function clearErrors() {
-    generalErr.replaceChildren(); nameErr.textContent = ''; patternErr.textContent = '';
+    setKids(generalErr, ); nameErr.textContent = ''; patternErr.textContent = '';
     pattern.classList.remove('has-error'); name.classList.remove('has-error');
     for (const c of conds.querySelectorAll('.cond')) { c.classList.remove('has-error'); c.querySelector('.field-error').textContent = ''; }
   }
@@ -498,7 +503,7 @@ function openEditor(rule) {
     if (target) { target.classList.add('has-error'); target.querySelector('.field-error').textContent = msg; return; }
     if (/pattern/i.test(msg)) { pattern.classList.add('has-error'); patternErr.textContent = msg; return; }
     if (err.code === '23505' || /\bname\b/.test(msg)) { name.classList.add('has-error'); nameErr.textContent = msg; return; }
-    generalErr.replaceChildren(errorBox(err, 'editor-db-error'));
+    setKids(generalErr, errorBox(err, 'editor-db-error'));
   }
   async function submit(ev) {
     ev.preventDefault();
@@ -510,7 +515,7 @@ function openEditor(rule) {
     if (res.applied) { closeEditor(); await loadBase(); await loadRules(); }
   }
   form.onsubmit = submit;
-  form.replaceChildren(
+  setKids(form, 
     el('h3', {}, editing ? `Edit rule "${rule.name}"` : 'New sharing rule'),
     el('div', { class: 'row' }, el('label', {}, 'Module (table)', tableSel), el('label', {}, 'Rule name', name, nameErr), el('label', {}, 'Share', typeSel)),
     ownerBox, criteriaBox,
@@ -525,7 +530,7 @@ function openEditor(rule) {
   name.focus();
 }
 
-function closeEditor() { const f = $('#rule-editor'); f.hidden = true; f.replaceChildren(); }
+function closeEditor() { const f = $('#rule-editor'); f.hidden = true; setKids(f, ); }
 
 let rulesWired = false;
 async function renderRules() {
@@ -615,7 +620,7 @@ async function showRecords() {
     const seen = recs.filter((r) => r.access !== 'none');
     const links = [];
     for (const r of seen) for (const p of r.paths) links.push([user ? user.name : uid, pathLabel(p), recordLabel(r)]);
-    out.replaceChildren(
+    setKids(out, 
       el('p', {}, `${user ? user.name : 'User ' + uid} can read `, el('b', { 'data-testid': 'records-count' }, String(seen.length)),
         ` of the ${recs.length} records of ${shortTable(table)} that your login (${S.session.login}) can list.`,
         recs.length >= res.limit ? ` Only the first ${res.limit} are shown.` : ''),
@@ -629,7 +634,7 @@ async function showRecords() {
           el('td', {}, r.paths.map((p) => el('div', {}, el('b', {}, p.reason), p.detail ? ': ' + p.detail : '', el('span', { class: 'muted' }, ` (${p.access})`)))),
           el('td', {}, el('button', { class: 'link', type: 'button' }, 'who can see it?')))))));
   } catch (e) {
-    out.replaceChildren(errorBox(e, 'records-error'));
+    setKids(out, errorBox(e, 'records-error'));
   }
   out.dataset.ready = 'true';
 }
@@ -643,7 +648,7 @@ async function showWho() {
     const rec = `${shortTable(table)} ${record}`;
     const links = [];
     for (const r of rows) for (const reason of r.reasons) links.push([r.user_name, reason, rec]);
-    out.replaceChildren(
+    setKids(out, 
       el('p', {}, el('b', { 'data-testid': 'who-count' }, String(rows.length)), ` active user(s) can access record ${record} of ${shortTable(table)}.`),
       links.length ? pathDiagram(links, ['User', 'Why', 'Record']) : null,
       el('table', { class: 'grid', 'data-testid': 'who-table' },
@@ -653,7 +658,7 @@ async function showWho() {
           el('td', {}, r.access),
           el('td', {}, r.reasons.map((x) => el('div', {}, x))))))));
   } catch (e) {
-    out.replaceChildren(errorBox(e, 'who-error'));
+    setKids(out, errorBox(e, 'who-error'));
   }
   out.dataset.ready = 'true';
   out.scrollIntoView({ block: 'nearest' });
@@ -678,7 +683,7 @@ async function loadAudit() {
   try {
     const rows = await get('/api/audit', { who: $('#au-who').value, what: $('#au-what').value, since: isoOrEmpty($('#au-since').value),
       until: isoOrEmpty($('#au-until').value), limit: $('#au-limit').value });
-    out.replaceChildren(el('p', { class: 'muted' }, el('span', { 'data-testid': 'audit-count' }, String(rows.length)), ' change(s), newest first.'),
+    setKids(out, el('p', { class: 'muted' }, el('span', { 'data-testid': 'audit-count' }, String(rows.length)), ' change(s), newest first.'),
       el('table', { class: 'grid', 'data-testid': 'audit-table' },
         el('thead', {}, el('tr', {}, ['When', 'Who', 'What', 'Object', 'Change'].map((h) => el('th', {}, h)))),
         el('tbody', {}, rows.map((r) => el('tr', { 'data-action': r.action },
@@ -688,7 +693,7 @@ async function loadAudit() {
           el('td', {}, r.object),
           el('td', { class: 'mono' }, changedKeys(r.before, r.after).map((c) => el('div', {}, c))))))));
   } catch (e) {
-    out.replaceChildren(errorBox(e, 'audit-error'));
+    setKids(out, errorBox(e, 'audit-error'));
   }
   out.dataset.ready = 'true';
 }
