@@ -276,7 +276,6 @@ def over_http_persistent():
                       quiet=True)
                 if status == 201:
                     NOTES[account] += 1
-            status, answer = browsers[user].call("GET", "/notes/")
         for user in USERS:
             status, answer = browsers[user].call("GET", "/notes/")
             seen = [a for _, a in answer["notes"]]
