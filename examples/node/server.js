@@ -136,7 +136,10 @@ if (require.main === module) {
   const server = createService(pool);
   // Port 0: any free port; the line below tells which.
   server.listen(Number(port), '127.0.0.1', () => console.log(`listening on 127.0.0.1:${server.address().port}`));
-  const stop = () => server.close(() => pool.end().then(() => process.exit(0)));
+  const stop = () => {
+    server.close(() => pool.end().then(() => process.exit(0)));
+    server.closeIdleConnections(); // idle keep-alive sockets would hold close() open (Node 18)
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
