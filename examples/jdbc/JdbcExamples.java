@@ -13,8 +13,9 @@
 //      PreparedStatements, past pgjdbc's prepareThreshold (1, and the
 //      default 5), so they run as named server-side statements: each login
 //      sees exactly its user's rows. The same through PgBouncer, where
-//      prepareThreshold=0 is needed (PgBouncer 1.18 does not carry named
-//      statements between server connections; shown failing with 26000).
+//      prepareThreshold=0 is needed (PgBouncer 1.18 leaves named statements
+//      on the server connection, where the next client's collide with them:
+//      shown failing with 42P05).
 //   2. The application path: crm_app (a member of sharing_app) calls
 //      sharing.act_as per transaction, and the same server-side prepared
 //      statement is re-executed for one user after another on one
