@@ -68,7 +68,12 @@ pub struct RuleKey {
 }
 
 impl Change {
-    pub fn describe(&self) -> String {
+    /// What the change does, in words; `key` names the rule it is about.
+    pub fn describe(&self, key: Option<&RuleKey>) -> String {
+        let rule = |id: &i64| match key {
+            Some(k) => format!("rule \"{}\"", k.name),
+            None => format!("rule {id}"),
+        };
         match self {
             Change::CreateRule { table, rule } => {
                 format!(
@@ -76,15 +81,16 @@ impl Change {
                     rule.rule_type, rule.name
                 )
             }
-            Change::AlterRule { rule, .. } => format!("change rule \"{}\"", rule.name),
+            Change::AlterRule { rule_id, .. } => format!("change {}", rule(rule_id)),
             Change::SetRuleActive { rule_id, active } => format!(
-                "{} rule {rule_id}",
-                if *active { "activate" } else { "deactivate" }
+                "{} {}",
+                if *active { "activate" } else { "deactivate" },
+                rule(rule_id)
             ),
             Change::CloneRule { rule_id, new_name } => {
-                format!("clone rule {rule_id} as \"{new_name}\"")
+                format!("clone {} as \"{new_name}\"", rule(rule_id))
             }
-            Change::DropRule { rule_id } => format!("drop rule {rule_id}"),
+            Change::DropRule { rule_id } => format!("drop {}", rule(rule_id)),
             Change::SetDefaultAccess { table, access } => {
                 format!("set the default access of {table} to {access}")
             }
@@ -338,7 +344,11 @@ async fn run<C: GenericClient>(client: &C, change: &Change) -> Result<Value, DbE
 /// that is rolled back (so a bad change gets the function's own error), then
 /// the access diff of the configuration document with the change made.
 pub async fn preview(client: &mut Client, change: &Change) -> Value {
-    let description = change.describe();
+    let key = match change.rule_id() {
+        Some(id) => rule_key(client, id).await.ok(),
+        None => None,
+    };
+    let description = change.describe(key.as_ref());
     let validation = async {
         let tx = client.transaction().await?;
         let r = run(&tx, change).await;
@@ -350,10 +360,6 @@ pub async fn preview(client: &mut Client, change: &Change) -> Value {
         return json!({ "change": description, "ok": false, "error": e });
     }
     let diff = async {
-        let key = match change.rule_id() {
-            Some(id) => Some(rule_key(client, id).await?),
-            None => None,
-        };
         let mut doc = export_doc(client).await?;
         apply_to_doc(&mut doc, change, key.as_ref())?;
         let row = client
@@ -374,9 +380,13 @@ pub async fn preview(client: &mut Client, change: &Change) -> Value {
 
 pub async fn apply(client: &mut Client, change: &Change) -> Result<Value, DbError> {
     let tx = client.transaction().await?;
+    let key = match change.rule_id() {
+        Some(id) => rule_key(&tx, id).await.ok(),
+        None => None,
+    };
     let result = run(&tx, change).await?;
     tx.commit().await?;
-    Ok(json!({ "change": change.describe(), "ok": true, "result": result }))
+    Ok(json!({ "change": change.describe(key.as_ref()), "ok": true, "result": result }))
 }
 
 #[cfg(test)]
