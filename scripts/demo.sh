@@ -75,6 +75,7 @@ if [ "$KEEP" = 1 ]; then
     listen=127.0.0.1:8432
     if (exec 3<>/dev/tcp/127.0.0.1/8432) 2>/dev/null; then listen=127.0.0.1:0; fi
     console_log="$RUN_DIR/demo-console.log"
+    : >"$console_log"
     PGUSER=org_admin PGDATABASE=demo nohup "${CARGO_TARGET_DIR:-$ROOT/target}/debug/pg_sharing_console" \
         --listen "$listen" >"$console_log" 2>&1 </dev/null &
     console_pid=$!

@@ -69,10 +69,18 @@ async function shownRuleNames(page) {
 
 const dbRuleNames = (args) => psql(`SELECT name FROM sharing.find_rules(${args}) ORDER BY name`).split('\n').filter(Boolean).sort();
 
+// Waits for the preview dialog to show its result; fails with the form's
+// error when the change was refused before the dialog could show it.
 async function previewReady(page) {
-  await page.waitForSelector('#preview[open]', { timeout: TIMEOUT });
-  await page.waitForFunction(() => ['ready', 'refused'].includes(document.querySelector('#preview').dataset.state), null, { timeout: TIMEOUT });
-  return page.$eval('#preview', (d) => d.dataset.state);
+  const outcome = await page.waitForFunction(() => {
+    const d = document.querySelector('#preview');
+    if (d.open && ['ready', 'refused'].includes(d.dataset.state)) return d.dataset.state;
+    const errs = [...document.querySelectorAll('#rule-editor .field-error, #rule-editor .error')].map((e) => e.textContent).filter(Boolean);
+    return !d.open && errs.length ? 'form error: ' + errs.join('; ') : false;
+  }, null, { timeout: TIMEOUT });
+  const state = await outcome.jsonValue();
+  if (state.startsWith('form error')) throw new Error('the change was refused: ' + state);
+  return state;
 }
 
 async function diffRows(page) {
@@ -115,6 +123,10 @@ async function adminSession(browser) {
   }
   const profiles = psql('SELECT name FROM sharing.profiles ORDER BY id').split('\n');
   for (const p of profiles) assert.ok(await page.$(`tr[data-profile=${JSON.stringify(p)}]`), `profile ${p} listed`);
+  for (const sel of ['#session', '#screen-org']) {
+    const text = await page.innerText(sel);
+    assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object /, `no placeholder text in ${sel}`);
+  }
   await shot(page, 'organisation');
 
   // Data sharing settings as the catalog holds them.
@@ -238,8 +250,9 @@ async function adminSession(browser) {
   await previewReady(page);
   await applyPreview(page);
   await page.waitForSelector(`#rule-list tr[data-rule="${OWNER_RULE}"]`, { timeout: TIMEOUT });
-  assert.equal(psql(`SELECT rule_type || ' ' || from_type || ' ' || to_type || ' ' || access FROM sharing.rules WHERE name = ${lit(OWNER_RULE)}`),
-    'owner role role_and_subordinates read');
+  assert.equal(psql(`SELECT concat_ws(' ', rule_type, from_type, (SELECT name FROM sharing.roles WHERE id = from_id), to_type,
+                            (SELECT name FROM sharing.roles WHERE id = to_id), access) FROM sharing.rules WHERE name = ${lit(OWNER_RULE)}`),
+    'owner role Sales Rep role_and_subordinates Support read');
   await page.click(`tr[data-rule="${OWNER_RULE}"] [data-testid="rule-drop"]`);
   await previewReady(page);
   await applyPreview(page);

@@ -12,7 +12,7 @@
 # .run/console-browser); installs them when missing.
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
-PLAYWRIGHT_VERSION=1.65.2
+PLAYWRIGHT_VERSION=1.61.1  # the newest that runs on Debian 12's Node 18
 BROWSER_DIR="$RUN_DIR/console-browser"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
@@ -44,6 +44,7 @@ ensure_browser() {
 CONSOLE_PIDS=()
 start_console() {
     local name="$1" login="$2" out="$CONSOLE_LOGS/$1.log" tries=300
+    : >"$out"
     PGUSER="$login" PGDATABASE=demo "$CONSOLE_BIN" --listen 127.0.0.1:0 >"$out" 2>&1 &
     CONSOLE_PIDS+=($!)
     CONSOLE_URL=""

@@ -407,8 +407,12 @@ function openEditor(rule) {
     type: rule ? rule.type : 'criteria',
     conditions: rule && rule.criteria ? rule.criteria.conditions.map((c) => ({ column: c.column, op: c.op, value: c.value })) : [],
     pattern: rule && rule.criteria && rule.criteria.pattern ? rule.criteria.pattern : '',
-    patternEdited: !!(rule && rule.criteria && rule.criteria.pattern),
+    patternEdited: false,
   };
+  // A stored pattern that only ANDs every condition follows the conditions
+  // as they are added and removed; any other was written by someone.
+  const andChain = (n) => (n > 1 ? Array.from({ length: n }, (_, i) => i + 1).join(' AND ') : '');
+  st.patternEdited = st.pattern !== '' && st.pattern.replace(/\s+/g, ' ').trim() !== andChain(st.conditions.length);
   if (!st.conditions.length) st.conditions.push({ column: '', op: '=', value: '' });
   const generalErr = el('div', { 'data-testid': 'editor-error' });
   const nameErr = el('div', { class: 'field-error', 'data-testid': 'name-error' });
@@ -436,7 +440,7 @@ function openEditor(rule) {
     el('div', { class: 'row' }, el('label', {}, 'Pattern (condition numbers with AND, OR, parentheses; empty: all ANDed)', pattern), patternErr));
 
   function autoPattern() {
-    if (!st.patternEdited) { st.pattern = st.conditions.length > 1 ? st.conditions.map((_, i) => i + 1).join(' AND ') : ''; pattern.value = st.pattern; }
+    if (!st.patternEdited) { st.pattern = andChain(st.conditions.length); pattern.value = st.pattern; }
   }
   function columns() { const t = S.tables.find((x) => x.table === tableSel.value); return t ? t.columns : []; }
   function drawConds() {
@@ -461,14 +465,17 @@ function openEditor(rule) {
     ownerBox.hidden = typeSel.value !== 'owner';
     criteriaBox.hidden = typeSel.value !== 'criteria';
   }
-  function drawNames() {
-    options(fromName, principalOptions(fromType.value), rule && rule.from_name ? rule.from_name : undefined);
-    const to = principalOptions(toType.value);
-    options(toName, to, rule && rule.to_name ? rule.to_name : undefined);
+  // The name lists follow their type; a name still in the list stays chosen.
+  function drawFrom() {
+    options(fromName, principalOptions(fromType.value), fromName.value || (rule ? rule.from_name : undefined));
+  }
+  function drawTo() {
+    options(toName, principalOptions(toType.value), toName.value || (rule ? rule.to_name : undefined));
     toName.disabled = toType.value === 'all_users';
   }
-  fromType.addEventListener('change', drawNames);
-  toType.addEventListener('change', drawNames);
+  function drawNames() { drawFrom(); drawTo(); }
+  fromType.addEventListener('change', drawFrom);
+  toType.addEventListener('change', drawTo);
   typeSel.addEventListener('change', drawType);
   tableSel.addEventListener('change', drawConds);
 
