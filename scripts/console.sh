@@ -14,7 +14,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
-    --usage) sed -n '2,13p' "$0"; exit 0 ;;
+    --help) sed -n '2,13p' "$0"; echo ;;
 esac
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup) first"
