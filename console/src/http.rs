@@ -76,6 +76,7 @@ pub fn router(state: Shared) -> Router {
             "/app.css",
             get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
         )
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .merge(api)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)

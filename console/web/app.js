@@ -559,28 +559,27 @@ async function renderRules() {
 
 // ------------------------------------------------------------ access
 
-// Draws paths from the left column through the middle to the right:
-// links is a list of [left, middle, right] labels.
+// Draws paths from the left column to the right one, through the columns
+// between: links is a list of label lists, one label per column.
 function pathDiagram(links, heads) {
-  const cols = [[], [], []];
+  const n = heads.length;
+  const cols = heads.map(() => []);
   for (const l of links) l.forEach((label, i) => { if (!cols[i].includes(label)) cols[i].push(label); });
-  const charW = 6.8, pad = 10, rowH = 30, boxH = 22, gap = 60, top = 26;
-  const widths = cols.map((c) => Math.max(80, ...c.map((s) => s.length * charW + 2 * pad)));
-  const xs = [10, 10 + widths[0] + gap, 10 + widths[0] + gap + widths[1] + gap];
-  const height = top + Math.max(...cols.map((c) => c.length)) * rowH + 10;
-  const width = xs[2] + widths[2] + 10;
-  const pos = (col, label) => {
-    const n = cols[col].length, total = Math.max(...cols.map((c) => c.length));
-    const offset = ((total - n) * rowH) / 2;
-    return top + offset + cols[col].indexOf(label) * rowH;
-  };
-  const kinds = ['user', 'via', 'record'];
+  const charW = 6.8, pad = 10, rowH = 30, boxH = 22, gap = 48, top = 26;
+  const widths = cols.map((c) => Math.max(70, ...c.map((t) => t.length * charW + 2 * pad)));
+  const xs = [];
+  widths.forEach((w, i) => xs.push(i === 0 ? 10 : xs[i - 1] + widths[i - 1] + gap));
+  const rows = Math.max(...cols.map((c) => c.length));
+  const height = top + rows * rowH + 10;
+  const width = xs[n - 1] + widths[n - 1] + 10;
+  const pos = (col, label) => top + ((rows - cols[col].length) * rowH) / 2 + cols[col].indexOf(label) * rowH;
+  const kind = (i) => (i === 0 ? 'user' : i === n - 1 ? 'record' : i === 1 && n > 3 ? 'via' : 'grant');
   const s = svg('svg', { class: 'paths', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'data-testid': 'paths-svg' });
   heads.forEach((h, i) => s.append(svg('text', { x: xs[i], y: 16, class: 'col' }, h)));
   const seen = new Set();
-  for (const [a, b, c] of links) {
-    for (const [ci, from, to] of [[0, a, b], [1, b, c]]) {
-      const key = `${ci}|${from}|${to}`;
+  for (const l of links) {
+    for (let ci = 0; ci < n - 1; ci++) {
+      const from = l[ci], to = l[ci + 1], key = `${ci}|${from}|${to}`;
       if (seen.has(key)) continue;
       seen.add(key);
       const x1 = xs[ci] + widths[ci], y1 = pos(ci, from) + boxH / 2, x2 = xs[ci + 1], y2 = pos(ci + 1, to) + boxH / 2;
@@ -589,11 +588,47 @@ function pathDiagram(links, heads) {
   }
   cols.forEach((c, i) => c.forEach((label) => {
     const y = pos(i, label);
-    s.append(svg('g', { 'data-node': label }, svg('rect', { x: xs[i], y, width: widths[i], height: boxH, rx: 5, class: kinds[i] }),
+    s.append(svg('g', { 'data-node': label, 'data-column': heads[i] }, svg('rect', { x: xs[i], y, width: widths[i], height: boxH, rx: 5, class: kind(i) }),
       svg('text', { x: xs[i] + pad, y: y + 15 }, label)));
   }));
   return s;
 }
+
+// How a path reaches the user: the role, group, profile or share recipient
+// the user gets the access through.
+function throughLabel(user, reason, detail, table) {
+  const role = user && S.org.roles.find((r) => r.id === user.role_id);
+  let m;
+  switch (reason) {
+    case 'owner': return 'owns it';
+    case 'hierarchy': return role ? `Role: ${role.name} (superior)` : 'a superior';
+    case 'peers': return role ? `Role: ${role.name} (peer)` : 'a peer';
+    case 'rule':
+      m = /rule "(.*)"$/.exec(detail || '');
+      if (m) {
+        const r = (S.allRules || []).find((x) => x.name === m[1] && x.table === table);
+        if (r) return r.superiors_allowed ? `${r.shared_to} or a superior` : r.shared_to;
+      }
+      return 'a recipient of the rule';
+    case 'share':
+      m = /^shared with (.*?) by /.exec(detail || '');
+      return m ? m[1] : 'a recipient of the share';
+    case 'profile':
+      m = /^profile "(.*)" has/.exec(detail || '');
+      return m ? `Profile: ${m[1]}` : 'the profile';
+    case 'default access': return 'everyone (default access)';
+    case 'parent': return 'the parent record';
+    default: return reason;
+  }
+}
+
+// "rule: criteria rule \"X\"" (who_can_access) as {reason, detail}.
+function splitReason(text) {
+  const i = text.indexOf(': ');
+  return i < 0 ? { reason: text, detail: '' } : { reason: text.slice(0, i), detail: text.slice(i + 2) };
+}
+
+const PATH_HEADS = ['User', 'Through', 'Grant', 'Record'];
 
 function pathLabel(p) { return p.detail ? `${p.reason}: ${p.detail}` : p.reason; }
 
@@ -604,7 +639,8 @@ function recordLabel(rec) {
 }
 
 let accessWired = false;
-function renderAccess() {
+async function renderAccess() {
+  S.allRules = await get('/api/rules');
   const users = S.org.users;
   const tables = S.tables.map((t) => [t.table, shortTable(t.table)]);
   for (const [id, items] of [['#a-user', users.map((u) => [String(u.id), `${u.name} (${u.id})`])], ['#a-table', tables], ['#w-table', tables]]) {
@@ -626,12 +662,12 @@ async function showRecords() {
     const recs = res.records;
     const seen = recs.filter((r) => r.access !== 'none');
     const links = [];
-    for (const r of seen) for (const p of r.paths) links.push([user ? user.name : uid, pathLabel(p), recordLabel(r)]);
+    for (const r of seen) for (const p of r.paths) links.push([user ? user.name : uid, throughLabel(user, p.reason, p.detail, table), pathLabel(p), recordLabel(r)]);
     setKids(out, 
       el('p', {}, `${user ? user.name : 'User ' + uid} can read `, el('b', { 'data-testid': 'records-count' }, String(seen.length)),
         ` of the ${recs.length} records of ${shortTable(table)} that your login (${S.session.login}) can list.`,
         recs.length >= res.limit ? ` Only the first ${res.limit} are shown.` : ''),
-      links.length ? pathDiagram(links, ['User', 'Why', 'Record']) : null,
+      links.length ? pathDiagram(links, PATH_HEADS) : null,
       el('table', { class: 'grid', 'data-testid': 'records-table' },
         el('thead', {}, el('tr', {}, ['Record', 'Access', 'Why', ''].map((h) => el('th', {}, h)))),
         el('tbody', {}, recs.map((r) => el('tr', { 'data-record': r.id, 'data-access': r.access, class: 'clickable', title: 'who can see this record?',
@@ -654,10 +690,16 @@ async function showWho() {
     const rows = await get('/api/who', { table, record });
     const rec = `${shortTable(table)} ${record}`;
     const links = [];
-    for (const r of rows) for (const reason of r.reasons) links.push([r.user_name, reason, rec]);
+    for (const r of rows) {
+      const user = S.org.users.find((u) => u.id === r.user_id);
+      for (const text of r.reasons) {
+        const { reason, detail } = splitReason(text);
+        links.push([r.user_name, throughLabel(user, reason, detail, table), text, rec]);
+      }
+    }
     setKids(out, 
       el('p', {}, el('b', { 'data-testid': 'who-count' }, String(rows.length)), ` active user(s) can access record ${record} of ${shortTable(table)}.`),
-      links.length ? pathDiagram(links, ['User', 'Why', 'Record']) : null,
+      links.length ? pathDiagram(links, PATH_HEADS) : null,
       el('table', { class: 'grid', 'data-testid': 'who-table' },
         el('thead', {}, el('tr', {}, ['User', 'Access', 'Reasons'].map((h) => el('th', {}, h)))),
         el('tbody', {}, rows.map((r) => el('tr', { 'data-user': r.user_name, 'data-access': r.access },
