@@ -97,6 +97,14 @@ async function applyPreview(page) {
 
 let currentPage = null;
 async function adminSession(browser) {
+  // Groups (one nested in another) and a profile with a per-table flag, so
+  // the organisation screen has them to show; neither changes any access.
+  psql(`SELECT sharing.create_group('Support Team'), sharing.create_group('Customer Facing');
+        SELECT sharing.add_to_group('Support Team', 'role', 'Support'), sharing.add_to_group('Support Team', 'user', 'Erin East'),
+               sharing.add_to_group('Customer Facing', 'group', 'Support Team'),
+               sharing.add_to_group('Customer Facing', 'role_and_subordinates', 'Sales Manager');
+        SELECT sharing.create_profile('auditor');
+        SELECT sharing.set_profile_permission('auditor', 'accounts', 'delete', false)`);
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   currentPage = page;
   const pageErrors = [];
@@ -124,6 +132,21 @@ async function adminSession(browser) {
     const chips = await page.$$eval(`li[data-role=${JSON.stringify(u.role)}] > .node .chip`, (cs) => cs.map((c) => c.firstChild.textContent));
     assert.ok(chips.includes(u.name), `${u.name} should be shown in role ${u.role}: ${chips}`);
   }
+  // Groups with their members; a nested group shows its own members inside.
+  const members = psqlJson(`SELECT json_agg(json_build_object('g', g.name, 'type', m.member_type, 'name',
+                              CASE m.member_type WHEN 'user' THEN (SELECT name FROM sharing.users WHERE id = m.member_id)
+                                                 WHEN 'group' THEN (SELECT name FROM sharing.groups WHERE id = m.member_id)
+                                                 ELSE (SELECT name FROM sharing.roles WHERE id = m.member_id) END))
+                              FROM sharing.group_members m JOIN sharing.groups g ON g.id = m.group_id`);
+  for (const m of members) {
+    const items = await page.$$eval(`.card[data-group=${JSON.stringify(m.g)}] > ul > li`, (li) => li.map((x) => x.textContent));
+    assert.ok(items.some((t) => t.includes(m.name)), `group ${m.g} lists ${m.type} ${m.name}: ${items}`);
+  }
+  const nested = await page.textContent('.card[data-group="Customer Facing"] li.nested');
+  assert.match(nested, /Group: Support Team/);
+  assert.match(nested, /Role: Support/);
+  assert.match(nested, /User: Erin East/);
+  assert.match(await page.textContent('tr[data-profile="auditor"]'), /no delete/);
   const profiles = psql('SELECT name FROM sharing.profiles ORDER BY id').split('\n');
   for (const p of profiles) assert.ok(await page.$(`tr[data-profile=${JSON.stringify(p)}]`), `profile ${p} listed`);
   for (const sel of ['#session', '#screen-org']) {
@@ -432,6 +455,14 @@ async function userSession(browser, ruleName) {
   await page.click('[data-testid="preview-cancel"]');
   assert.equal(psql(`SELECT active FROM sharing.rules WHERE id = ${id}`), 't');
   assert.equal(await page.$eval(`tr[data-rule="${ruleName}"] [data-testid="rule-toggle"]`, (c) => c.checked), true);
+  // Other users' access is not theirs to inspect.
+  await openTab(page, 'access');
+  const will = psql("SELECT id FROM sharing.users WHERE name = 'Will West'");
+  const refusal = psqlError(`SELECT count(*) FROM sharing.explain_access(${will}, 'accounts', '201')`, 'rep_east');
+  await page.selectOption('[data-testid="access-user"]', will);
+  await page.click('[data-testid="access-show"]');
+  await page.waitForSelector('[data-testid="records-error"]', { timeout: TIMEOUT });
+  assert.ok((await page.textContent('[data-testid="records-error"]')).includes(refusal.replace(/^42501: /, '')));
   // The audit log is not theirs to read: the database's refusal is shown.
   await openTab(page, 'audit');
   await page.waitForSelector('[data-testid="audit-error"]', { timeout: TIMEOUT });
