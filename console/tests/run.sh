@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The console test (scripts/test.sh --only console): a throwaway cluster with
-# the demo org and its administrator login, the console started as the admin
+# The console test (scripts/test.sh --only console): the console's unit
+# tests, then a throwaway cluster with the demo org and its administrator
+# login, the console started as the admin
 # (org_admin) and as a user without manage_sharing (rep_east), and headless
 # Chromium driving the page (console/tests/browser.cjs), checking what the
 # page shows and what the database then holds.
@@ -73,8 +74,8 @@ if [ ! -f "$($PG_CONFIG --sharedir)/extension/pg_sharing.control" ]; then
     install_extension
 fi
 
-log "building the console"
-(cd "$ROOT" && cargo build -q -p pg_sharing_console)
+log "building the console and running its unit tests"
+(cd "$ROOT" && cargo build -q -p pg_sharing_console && cargo test -q -p pg_sharing_console)
 CONSOLE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/pg_sharing_console"
 
 CLUSTER_DIR=""
