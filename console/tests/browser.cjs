@@ -311,7 +311,7 @@ async function adminSession(browser) {
   await page.click(`tr[data-rule="${NY}"] [data-testid="rule-clone"]`);
   await page.waitForSelector('#ask[open]');
   assert.equal(await page.inputValue('[data-testid="ask-input"]'), COPY);
-  await page.click('[data-testid="ask-ok"]');
+  await page.press('[data-testid="ask-input"]', 'Enter');
   await previewReady(page);
   await applyPreview(page);
   await page.waitForSelector(`#rule-list tr[data-rule="${COPY}"]`, { timeout: TIMEOUT });
