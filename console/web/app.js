@@ -345,7 +345,7 @@ function drawRules() {
   setKids(list, ...[...byTable].map(([table, rules]) => el('div', { 'data-rule-table': table },
     el('h3', { class: 'group' }, shortTable(table), el('span', { class: 'badge' }, rules.length)),
     el('table', { class: 'grid' },
-      el('thead', {}, el('tr', {}, ['Name', 'Shared From', 'Shared To', 'Permission', 'Superiors', 'Last modified', 'Status', ''].map((h) => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ['Name', 'Shared From', 'Shared To', 'Permission', 'Superiors', 'Last modified by', 'Status', ''].map((h) => el('th', {}, h)))),
       el('tbody', {}, rules.map(ruleRow))))));
 }
 
