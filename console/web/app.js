@@ -667,6 +667,8 @@ async function showRecords() {
       el('p', {}, `${user ? user.name : 'User ' + uid} can read `, el('b', { 'data-testid': 'records-count' }, String(seen.length)),
         ` of the ${recs.length} records of ${shortTable(table)} that your login (${S.session.login}) can list.`,
         recs.length >= res.limit ? ` Only the first ${res.limit} are shown.` : ''),
+      recs.length ? null : el('p', { class: 'warning' }, `Your login sees no record of ${shortTable(table)} (row level security applies to it too: `,
+        'map it to a user with view_all to list them). A record id can still be entered under "Who can see a record".'),
       links.length ? pathDiagram(links, PATH_HEADS) : null,
       el('table', { class: 'grid', 'data-testid': 'records-table' },
         el('thead', {}, el('tr', {}, ['Record', 'Access', 'Why', ''].map((h) => el('th', {}, h)))),
