@@ -42,10 +42,12 @@ AS $$
             SELECT jsonb_agg(jsonb_build_object(
                        'name', g.name,
                        'members', coalesce((
-                           SELECT jsonb_agg(jsonb_build_object('type', gm.member_type,
-                                                               'name', sharing._principal_name(gm.member_type, gm.member_id))
-                                            ORDER BY gm.member_type, sharing._principal_name(gm.member_type, gm.member_id))
-                             FROM sharing.group_members gm WHERE gm.group_id = g.id), '[]'))
+                           SELECT jsonb_agg(jsonb_build_object('type', gm.member_type, 'name', n.name)
+                                            ORDER BY gm.member_type, n.name)
+                             FROM sharing.group_members gm
+                             LEFT JOIN sharing._principal_names n
+                               ON n.principal_type = gm.member_type AND n.principal_id = gm.member_id
+                            WHERE gm.group_id = g.id), '[]'))
                              ORDER BY g.name)
               FROM sharing.groups g), '[]'),
         'tables', coalesce((
@@ -66,10 +68,11 @@ AS $$
         'shares', coalesce((
             SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                        'table', s.tbl::text, 'record_id', s.record_id, 'to_type', s.to_type,
-                       'to_name', sharing._principal_name(s.to_type, s.to_id), 'access', s.access,
+                       'to_name', n.name, 'access', s.access,
                        'expires_at', to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
-                             ORDER BY s.tbl::text, s.record_id, s.to_type, sharing._principal_name(s.to_type, s.to_id))
+                             ORDER BY s.tbl::text, s.record_id, s.to_type, n.name)
               FROM sharing.shares s
+              LEFT JOIN sharing._principal_names n ON n.principal_type = s.to_type AND n.principal_id = s.to_id
              WHERE s.expires_at IS NULL OR s.expires_at > statement_timestamp()), '[]'))
 $$;
 
@@ -230,28 +233,43 @@ BEGIN
     END LOOP;
     -- Members the document no longer has go first, then the new ones come:
     -- moving a nested group around never passes through a cycle.
-    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'groups') WITH ORDINALITY LOOP
-        FOR existing IN SELECT gm.member_type, sharing._principal_name(gm.member_type, gm.member_id) AS member
+    -- (Each side read once and matched by hashing; a member the document
+    -- lists but the group lacks is checked once more as it is added.)
+    FOR existing IN WITH listed AS MATERIALIZED (
+                        SELECT d.value ->> 'name' AS group_name, d.ordinality AS i, d.value -> 'members' AS members
+                          FROM jsonb_array_elements(doc -> 'groups') WITH ORDINALITY d),
+                    held AS MATERIALIZED (
+                        SELECT g.name AS group_name, gm.member_type, n.name AS member
                           FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
-                         WHERE g.name = item ->> 'name'
-                           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(item -> 'members') m
-                                            WHERE m ->> 'type' = gm.member_type
-                                              AND m ->> 'name' = sharing._principal_name(gm.member_type, gm.member_id))
-                         ORDER BY 1, 2 LOOP
-            PERFORM sharing.remove_from_group(item ->> 'name', existing.member_type, existing.member);
-            changes := changes || format('remove %s %s from group %s', existing.member_type, existing.member, item ->> 'name');
-        END LOOP;
+                          LEFT JOIN sharing._principal_names n
+                            ON n.principal_type = gm.member_type AND n.principal_id = gm.member_id)
+                    SELECT l.group_name, h.member_type, h.member
+                      FROM listed l JOIN held h ON h.group_name = l.group_name
+                     WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(l.members) m
+                                        WHERE m ->> 'type' = h.member_type AND m ->> 'name' = h.member)
+                     ORDER BY l.i, 2, 3 LOOP
+        PERFORM sharing.remove_from_group(existing.group_name, existing.member_type, existing.member);
+        changes := changes || format('remove %s %s from group %s', existing.member_type, existing.member, existing.group_name);
     END LOOP;
-    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'groups') WITH ORDINALITY LOOP
-        FOR sub, j IN SELECT value, ordinality - 1 FROM jsonb_array_elements(item -> 'members') WITH ORDINALITY LOOP
-            IF NOT EXISTS (SELECT 1 FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
-                            WHERE g.name = item ->> 'name' AND gm.member_type = sub ->> 'type'
-                              AND sharing._principal_name(gm.member_type, gm.member_id) = sub ->> 'name') THEN
-                PERFORM sharing._config_step(format('$.groups[%s].members[%s]', i, j),
-                    format('SELECT sharing.add_to_group(%L, %L, %L)', item ->> 'name', sub ->> 'type', sub ->> 'name'));
-                changes := changes || format('add %s %s to group %s', sub ->> 'type', sub ->> 'name', item ->> 'name');
-            END IF;
-        END LOOP;
+    FOR item, sub, i, j IN WITH held AS MATERIALIZED (
+                               SELECT g.name AS group_name, gm.member_type, n.name AS member
+                                 FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
+                                 LEFT JOIN sharing._principal_names n
+                                   ON n.principal_type = gm.member_type AND n.principal_id = gm.member_id)
+                           SELECT d.value, m.value, d.ordinality - 1, m.ordinality - 1
+                             FROM jsonb_array_elements(doc -> 'groups') WITH ORDINALITY d,
+                                  jsonb_array_elements(d.value -> 'members') WITH ORDINALITY m
+                            WHERE NOT EXISTS (SELECT 1 FROM held h
+                                               WHERE h.group_name = d.value ->> 'name'
+                                                 AND h.member_type = m.value ->> 'type' AND h.member = m.value ->> 'name')
+                            ORDER BY d.ordinality, m.ordinality LOOP
+        IF NOT EXISTS (SELECT 1 FROM sharing.group_members gm JOIN sharing.groups g ON g.id = gm.group_id
+                        WHERE g.name = item ->> 'name' AND gm.member_type = sub ->> 'type'
+                          AND sharing._principal_name(gm.member_type, gm.member_id) = sub ->> 'name') THEN
+            PERFORM sharing._config_step(format('$.groups[%s].members[%s]', i, j),
+                format('SELECT sharing.add_to_group(%L, %L, %L)', item ->> 'name', sub ->> 'type', sub ->> 'name'));
+            changes := changes || format('add %s %s to group %s', sub ->> 'type', sub ->> 'name', item ->> 'name');
+        END IF;
     END LOOP;
 
     -- Protected tables, parents before their children (whatever the order
@@ -385,19 +403,42 @@ BEGIN
     -- Manual shares, matched by table, record (its key as the table's key
     -- type reads it: "05" is record 5) and recipient. Expired shares
     -- grant nothing and are not exported: they are left alone.
-    FOR existing IN SELECT s.tbl, s.record_id, s.to_type, sharing._principal_name(s.to_type, s.to_id) AS to_name
-                      FROM sharing.shares s
-                     WHERE (s.expires_at IS NULL OR s.expires_at > statement_timestamp())
-                       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(doc -> 'shares') d
-                                        WHERE to_regclass(d ->> 'table') = s.tbl
-                                          AND sharing._record_key(s.tbl, d ->> 'record_id') = s.record_id
-                                          AND d ->> 'to_type' = s.to_type
-                                          AND d ->> 'to_name' = sharing._principal_name(s.to_type, s.to_id))
+    -- Each side read once and matched by hashing: an organisation has
+    -- thousands of shares.
+    FOR existing IN WITH listed AS MATERIALIZED (
+                        SELECT to_regclass(d ->> 'table') AS tbl,
+                               sharing._record_key(to_regclass(d ->> 'table'), d ->> 'record_id') AS record_id,
+                               d ->> 'to_type' AS to_type, d ->> 'to_name' AS to_name
+                          FROM jsonb_array_elements(doc -> 'shares') d)
+                    SELECT s.tbl, s.record_id, s.to_type, s.to_name
+                      FROM (SELECT s.tbl, s.record_id, s.to_type, n.name AS to_name
+                              FROM sharing.shares s
+                              LEFT JOIN sharing._principal_names n
+                                ON n.principal_type = s.to_type AND n.principal_id = s.to_id
+                             WHERE s.expires_at IS NULL OR s.expires_at > statement_timestamp()) s
+                     WHERE NOT EXISTS (SELECT 1 FROM listed l
+                                        WHERE l.tbl = s.tbl AND l.record_id = s.record_id
+                                          AND l.to_type = s.to_type AND l.to_name = s.to_name)
                      ORDER BY 1, 2, 3, 4 LOOP
         PERFORM sharing.unshare_record(existing.tbl, existing.record_id, existing.to_type, existing.to_name);
         changes := changes || format('unshare %s record %s from %s %s', existing.tbl, existing.record_id, existing.to_type, existing.to_name);
     END LOOP;
-    FOR item, i IN SELECT value, ordinality - 1 FROM jsonb_array_elements(doc -> 'shares') WITH ORDINALITY LOOP
+    -- (Those held exactly as listed, expiry written as export_config
+    -- writes it, are left out at once; the others are checked one by one.)
+    FOR item, i IN WITH listed AS MATERIALIZED (
+                       SELECT d.value, d.ordinality - 1 AS i, to_regclass(d.value ->> 'table') AS tbl,
+                              sharing._record_key(to_regclass(d.value ->> 'table'), d.value ->> 'record_id') AS record_id
+                         FROM jsonb_array_elements(doc -> 'shares') WITH ORDINALITY d)
+                   SELECT l.value, l.i FROM listed l
+                    WHERE NOT EXISTS (
+                              SELECT 1 FROM sharing.shares s
+                                JOIN sharing._principal_names n ON n.principal_type = s.to_type AND n.principal_id = s.to_id
+                               WHERE s.tbl = l.tbl AND s.record_id = l.record_id
+                                 AND s.to_type = l.value ->> 'to_type' AND n.name = l.value ->> 'to_name'
+                                 AND s.access = l.value ->> 'access'
+                                 AND to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                                     IS NOT DISTINCT FROM l.value ->> 'expires_at')
+                    ORDER BY l.i LOOP
         BEGIN
             expires := (item ->> 'expires_at')::timestamptz;
         EXCEPTION WHEN data_exception THEN
@@ -443,6 +484,27 @@ BEGIN
 END
 $$;
 
+-- The document apply_config applies: validated, criteria as given (the
+-- validated copy went through f64 numbers).
+CREATE FUNCTION sharing._config_document(config jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    doc jsonb;
+BEGIN
+    IF config IS NULL THEN
+        RAISE EXCEPTION 'configuration must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    doc := sharing._validate_config(config::text);
+    RETURN jsonb_set(doc, '{rules}', (
+        SELECT coalesce(jsonb_agg(CASE WHEN r.value ->> 'type' = 'criteria'
+                                       THEN jsonb_set(r.value, '{criteria}', config -> 'rules' -> (r.n - 1)::int -> 'criteria')
+                                       ELSE r.value END ORDER BY r.n), '[]')
+          FROM jsonb_array_elements(doc -> 'rules') WITH ORDINALITY AS r (value, n)));
+END
+$$;
+
 CREATE FUNCTION sharing.apply_config(config jsonb, dry_run boolean DEFAULT false) RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -452,19 +514,10 @@ DECLARE
     changes text[];
 BEGIN
     PERFORM sharing._require_manage('apply_config');
-    IF config IS NULL THEN
-        RAISE EXCEPTION 'configuration must not be NULL' USING ERRCODE = '22023';
-    END IF;
     IF dry_run IS NULL THEN
         RAISE EXCEPTION 'dry_run must be true or false' USING ERRCODE = '22023';
     END IF;
-    doc := sharing._validate_config(config::text);
-    -- Criteria as given (the validated copy went through f64 numbers).
-    doc := jsonb_set(doc, '{rules}', (
-        SELECT coalesce(jsonb_agg(CASE WHEN r.value ->> 'type' = 'criteria'
-                                       THEN jsonb_set(r.value, '{criteria}', config -> 'rules' -> (r.n - 1)::int -> 'criteria')
-                                       ELSE r.value END ORDER BY r.n), '[]')
-          FROM jsonb_array_elements(doc -> 'rules') WITH ORDINALITY AS r (value, n)));
+    doc := sharing._config_document(config);
     BEGIN
         changes := sharing._apply_config(doc);
         IF dry_run THEN
@@ -475,5 +528,13 @@ BEGIN
         NULL;
     END;
     RETURN QUERY SELECT unnest(changes);
+    IF dry_run THEN
+        -- What the changes would do to who may read, edit and delete what.
+        RETURN QUERY
+            SELECT format('access of %s (user %s) to %s: read +%s -%s, edit +%s -%s, delete +%s -%s',
+                          d.user_name, d.user_id, d.tbl, d.gained, d.lost, d.edit_gained, d.edit_lost,
+                          d.delete_gained, d.delete_lost)
+              FROM sharing.access_diff(config) d;
+    END IF;
 END
 $$;

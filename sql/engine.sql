@@ -50,35 +50,35 @@ BEGIN
 END
 $$;
 
--- The active rules that reach user `uid` (any table): those whose
--- recipients include the user, and (superiors_allowed) those whose
--- recipients include a user whose role is a strict descendant of the
--- user's role. One set-based query: the policies ask for all of a table's
--- rules at once (src/context.rs remembers the answer).
+-- The active rules that reach each active user (rules of any table):
+-- those whose recipients include the user, and (superiors_allowed) those
+-- whose recipients include a user whose role is a strict descendant of
+-- the user's role. The engine asks it for one user (_rules_reaching_of);
+-- the access diff for every user at once.
+CREATE VIEW sharing._rules_reaching AS
+SELECT u.id AS user_id, r.id AS rule_id
+  FROM sharing.users u
+  JOIN sharing.rules r ON r.active
+ WHERE u.active AND (
+           r.to_type = 'all_users'
+        OR EXISTS (SELECT 1 FROM sharing._user_principals p
+                    WHERE p.user_id = u.id AND p.principal_type = r.to_type AND p.principal_id = r.to_id)
+        OR (r.superiors_allowed AND EXISTS (
+                SELECT 1
+                  FROM sharing._role_closure rc
+                  JOIN sharing.users v ON v.role_id = rc.descendant_id
+                  JOIN sharing._user_principals p
+                    ON p.user_id = v.id AND p.principal_type = r.to_type AND p.principal_id = r.to_id
+                 WHERE rc.ancestor_id = u.role_id AND rc.depth > 0)));
+
+-- The rules that reach user `uid`, sorted: the policies ask for all of a
+-- table's rules at once (src/context.rs remembers the answer).
 CREATE FUNCTION sharing._rules_reaching_of(uid bigint) RETURNS bigint[]
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RETURN (
-    WITH me AS (
-            SELECT u.id, u.role_id FROM sharing.users u WHERE u.id = uid AND u.active
-        ), mine AS (
-            SELECT p.principal_type, p.principal_id FROM me JOIN sharing._user_principals p ON p.user_id = me.id
-        )
-        SELECT coalesce(array_agg(r.id ORDER BY r.id), '{}')
-          FROM sharing.rules r
-         WHERE r.active AND EXISTS (SELECT 1 FROM me) AND (
-                   r.to_type = 'all_users'
-                OR EXISTS (SELECT 1 FROM mine WHERE mine.principal_type = r.to_type AND mine.principal_id = r.to_id)
-                OR (r.superiors_allowed AND EXISTS (
-                        SELECT 1
-                          FROM me
-                          JOIN sharing._role_closure rc ON rc.ancestor_id = me.role_id AND rc.depth > 0
-                          JOIN sharing.users v ON v.role_id = rc.descendant_id
-                          JOIN sharing._user_principals p
-                            ON p.user_id = v.id AND p.principal_type = r.to_type AND p.principal_id = r.to_id)))
-    );
+    RETURN (SELECT coalesce(array_agg(rule_id ORDER BY rule_id), '{}') FROM sharing._rules_reaching WHERE user_id = uid);
 END
 $$;
 

@@ -101,26 +101,26 @@ struct SnapshotFacts {
 
 /// Facts about a user that hold for every table.
 #[derive(Clone)]
-struct UserFacts {
-    active: bool,
+pub(crate) struct UserFacts {
+    pub(crate) active: bool,
     /// view_all (reading) and modify_all (every level).
-    view_all: bool,
-    modify_all: bool,
+    pub(crate) view_all: bool,
+    pub(crate) modify_all: bool,
     /// The active criteria and owner rules that reach the user, sorted.
-    rules: Rc<Vec<i64>>,
+    pub(crate) rules: Rc<Vec<i64>>,
 }
 
 /// What a user reaches in one table, per level (index 0: read, 1:
 /// read_write, 2: read_write_delete).
 #[derive(Clone)]
-struct TableReach {
-    owners: [Rc<HashSet<i64>>; 3],
-    shared: [Rc<Vec<String>>; 3],
+pub(crate) struct TableReach {
+    pub(crate) owners: [Rc<HashSet<i64>>; 3],
+    pub(crate) shared: [Rc<Vec<String>>; 3],
     /// The next expiry among the user's shares of the table (a timestamp
     /// as PostgreSQL stores it), if any: the answer holds until then.
     until: Option<i64>,
     /// The profile's create, read, edit, delete flags for the table.
-    allowed: [bool; 4],
+    pub(crate) allowed: [bool; 4],
 }
 
 /// What one user's policies ask, remembered for one model generation.
@@ -461,6 +461,13 @@ fn by_level<'a, T>(items: &'a [T], levels: &'a [i32], i: usize) -> impl Iterator
 /// The index (0..3) of a policy level (1 read … 3 read_write_delete).
 fn level_index(level: i32) -> usize {
     level.clamp(1, 3) as usize - 1
+}
+
+/// Everything the current user's policies on `target` ask, as the engine
+/// holds it for the model the snapshot sees (the access diff compares two
+/// models' answers, src/diff.rs).
+pub(crate) fn standing(target: pg_sys::Oid) -> (UserFacts, TableReach) {
+    (facts(), reach(target))
 }
 
 /// Is the current user an active user.

@@ -12,6 +12,8 @@
 //! - `api.sql`: public wrappers over the Rust internals, explanations, grants;
 //! - `admin.sql`: rule lifecycle, the rule list, the doctor;
 //! - `config.sql`: export_config / apply_config (config as code);
+//! - `diff.sql`: the access diff's inputs and driver, its steps in
+//!   `diff.rs` (what a configuration would change in who sees what);
 //! - `citus.sql`: the model on every node of a Citus cluster;
 //! - who the user is, carried to every backend by a guarded setting:
 //!   `identity.rs`;
@@ -26,6 +28,7 @@ use pgrx::prelude::*;
 mod admin;
 mod catalog;
 mod context;
+mod diff;
 mod error;
 mod identity;
 mod member;
@@ -71,6 +74,17 @@ extension_sql_file!(
     requires = ["admin", admin::_validate_config]
 );
 extension_sql_file!("../sql/citus.sql", name = "citus", requires = ["config"]);
+extension_sql_file!(
+    "../sql/diff.sql",
+    name = "diff",
+    requires = [
+        "citus",
+        diff::_diff_before_inputs,
+        diff::_diff_after_inputs,
+        diff::_diff_compare,
+        diff::_diff_report
+    ]
+);
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]

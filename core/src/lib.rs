@@ -7,6 +7,7 @@
 //! - [`sql`]: quoting helpers; every piece of generated SQL goes through them.
 //! - [`pattern`]: the criteria `pattern` language (`(1 AND 2) OR 3`).
 //! - [`criteria`]: criteria documents, validation and compilation to SQL.
+//! - [`diff`]: the access diff's regions of change and its counts.
 //! - [`key`]: record keys as text, in the form their key type prints.
 //! - [`policy`]: the row-level-security predicates and policy statements.
 //! - [`reference`]: a reference evaluator of "who may access what", written
@@ -17,6 +18,7 @@
 pub mod access;
 pub mod config;
 pub mod criteria;
+pub mod diff;
 pub mod key;
 pub mod pattern;
 pub mod policy;
