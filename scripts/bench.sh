@@ -23,11 +23,15 @@
 #   scripts/bench.sh --citus              instead: Q1-Q5, P against U, on a single
 #                                         node and on a Citus coordinator with two
 #                                         workers (same machine, same data), side by side
+#   scripts/bench.sh --access-diff        instead: sharing.access_diff for three changes
+#                                         (bench/access_diff.sql), against applying and
+#                                         rolling back the same document
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROWS=1000000
 REPEAT=15
 CITUS=
+ACCESS_DIFF=
 PGBENCH_SECONDS=10
 PGBENCH_ROUNDS=3
 PGBENCH_ARGS=()
@@ -39,7 +43,8 @@ while [ $# -gt 0 ]; do
         --pgbench-rounds) PGBENCH_ROUNDS="$2"; shift 2 ;;
         --skip-pgbench) PGBENCH_ARGS+=(--skip-pgbench); shift ;;
         --citus) CITUS=1; shift ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        --access-diff) ACCESS_DIFF=1; shift ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
 done
@@ -94,6 +99,19 @@ start_cluster "bench-$$" "${SETTINGS[@]}"
 trap 'stop_cluster; rm -rf "$CLUSTER_DIR"' EXIT
 log "server settings: ${SETTINGS[*]} (fsync=off)"
 createdb -U postgres bench
+
+if [ -n "$ACCESS_DIFF" ]; then
+    START=$(date +%s)
+    log "generating the organisation and $ROWS accounts (bench/setup.sql)"
+    psql -X -q -U postgres -d bench -v rows="$ROWS" -v seed=42 -v citus=0 -f "$ROOT/bench/setup.sql" >/dev/null
+    psql -X -q -U postgres -d bench -c "VACUUM ANALYZE"
+    log "timing access_diff (bench/access_diff.sql)"
+    psql -X -q -U postgres -d bench -v repeat="$(( REPEAT < 3 ? REPEAT : 3 ))" -f "$ROOT/bench/access_diff.sql" \
+        | tee "$OUT_DIR/access-diff-$ROWS-$(date -u +%Y%m%dT%H%M%SZ).md"
+    log "access_diff benchmark finished in $(( $(date +%s) - START ))s"
+    exit 0
+fi
+
 OUT="$OUT_DIR/bench-$ROWS-$(date -u +%Y%m%dT%H%M%SZ).json"
 START=$(date +%s)
 "$VENV/bin/python" "$ROOT/bench/bench.py" --dsn "host=$PGHOST port=$PGPORT user=postgres dbname=bench" \
