@@ -6,7 +6,8 @@
 #   3. SQL regression tests                 (tests/pg_regress, pg_regress)
 #   4. integration tests with real clients  (cargo test -p pg_sharing_itest)
 #   5. client examples                      (scripts/examples.sh: psycopg, SQLAlchemy,
-#      tokio-postgres, pgbouncer, BI via psql, a hot standby, a DBA session)
+#      Django, Node (pg), JDBC, tokio-postgres, pgbouncer, BI via psql, a hot
+#      standby, a DBA session)
 #   6. the docs' SQL examples               (scripts/doccheck.sh: docs/reference.md, docs/tutorial.md)
 #   7. faults and load                      (scripts/faults.sh: backends killed mid-change, a pgbench soak)
 #   8. Citus                                (tests/citus/run.sh: a coordinator and two workers against
