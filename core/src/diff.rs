@@ -486,24 +486,15 @@ mod tests {
     use crate::policy::CriteriaRule;
 
     fn owned(default_access: DefaultAccess, rules: Vec<(i64, Level, &str)>) -> TableModel {
-        TableModel {
-            table: "\"public\".\"accounts\"".into(),
-            pk_column: "id".into(),
-            pk_type: "bigint".into(),
-            kind: Kind::Owned {
-                owner_column: "owner_id".into(),
-                default_access,
-                criteria_rules: rules
-                    .into_iter()
-                    .map(|(id, access, c)| CriteriaRule {
-                        id,
-                        access,
-                        condition: CompiledCondition(format!("{}{c}", crate::policy::ROW)),
-                    })
-                    .collect(),
-            },
-            citus: false,
-        }
+        let rules = rules
+            .into_iter()
+            .map(|(id, access, c)| CriteriaRule {
+                id,
+                access,
+                condition: CompiledCondition(format!("{}{c}", crate::policy::ROW)),
+            })
+            .collect();
+        crate::policy::tests::accounts(default_access, rules)
     }
 
     fn standing(model: TableModel) -> Standing {

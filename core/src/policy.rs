@@ -383,10 +383,11 @@ impl TableModel {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn accounts(default_access: DefaultAccess, rules: Vec<CriteriaRule>) -> TableModel {
+    /// A protected accounts table (also the access diff's tests').
+    pub(crate) fn accounts(default_access: DefaultAccess, rules: Vec<CriteriaRule>) -> TableModel {
         TableModel {
             table: "\"public\".\"accounts\"".into(),
             pk_column: "id".into(),
