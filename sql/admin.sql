@@ -214,24 +214,6 @@ BEGIN
 END
 $$;
 
--- Every principal that has a name, by kind and id (all_users has none):
--- for joins, where a name is wanted for many rows.
-CREATE VIEW sharing._principal_names AS
-    SELECT 'user'::text AS principal_type, u.id AS principal_id, u.name FROM sharing.users u
-    UNION ALL
-    SELECT 'group', g.id, g.name FROM sharing.groups g
-    UNION ALL
-    SELECT k.kind, r.id, r.name FROM sharing.roles r, (VALUES ('role'), ('role_and_subordinates')) AS k (kind);
-
--- The name of a principal given by id (NULL for all_users or a dangling id).
-CREATE FUNCTION sharing._principal_name(principal_type text, principal_id bigint) RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT n.name FROM sharing._principal_names n
-     WHERE n.principal_type = _principal_name.principal_type AND n.principal_id = _principal_name.principal_id
-$$;
-
 -- ------------------------------------------------------------ the rule list
 
 -- The view's rows come from find_rules, which is SECURITY DEFINER: a

@@ -200,17 +200,37 @@ BEGIN
 END
 $$;
 
--- How a person reads a principal: `Role and subordinates: Sales Manager`.
+-- Every principal that has a name, by kind and id (all_users has none):
+-- for joins, where a name is wanted for many rows.
+CREATE VIEW sharing._principal_names AS
+    SELECT 'user'::text AS principal_type, u.id AS principal_id, u.name FROM sharing.users u
+    UNION ALL
+    SELECT 'group', g.id, g.name FROM sharing.groups g
+    UNION ALL
+    SELECT k.kind, r.id, r.name FROM sharing.roles r, (VALUES ('role'), ('role_and_subordinates')) AS k (kind);
+
+-- The name of a principal given by id (NULL for all_users or a dangling id).
+CREATE FUNCTION sharing._principal_name(principal_type text, principal_id bigint) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT n.name FROM sharing._principal_names n
+     WHERE n.principal_type = _principal_name.principal_type AND n.principal_id = _principal_name.principal_id
+$$;
+
+-- A principal as the rule list and explanations show it ("Role: Sales").
 CREATE FUNCTION sharing._principal_label(principal_type text, principal_id bigint) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE principal_type
         WHEN 'all_users' THEN 'All users'
-        WHEN 'user' THEN 'User: ' || coalesce((SELECT name FROM sharing.users WHERE id = principal_id), '#' || principal_id)
-        WHEN 'role' THEN 'Role: ' || coalesce((SELECT name FROM sharing.roles WHERE id = principal_id), '#' || principal_id)
-        WHEN 'role_and_subordinates' THEN 'Role and subordinates: ' || coalesce((SELECT name FROM sharing.roles WHERE id = principal_id), '#' || principal_id)
-        WHEN 'group' THEN 'Group: ' || coalesce((SELECT name FROM sharing.groups WHERE id = principal_id), '#' || principal_id)
+        ELSE CASE principal_type
+                 WHEN 'user' THEN 'User: '
+                 WHEN 'role' THEN 'Role: '
+                 WHEN 'role_and_subordinates' THEN 'Role and subordinates: '
+                 WHEN 'group' THEN 'Group: '
+             END || coalesce(sharing._principal_name(principal_type, principal_id), '#' || principal_id)
     END
 $$;
 
