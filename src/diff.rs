@@ -219,6 +219,7 @@ fn _diff_compare() {
     let mut known: HashMap<(u32, String), Rc<RegionRows>> = HashMap::new();
     let mut report = Vec::new();
     for ((uid, tbl), standing_after) in after {
+        check_for_interrupts!();
         let standing_before = as_user(Some(uid), || standing(tbl.into()));
         let r = region(&standing_before, &standing_after);
         if r == Region::Same {
@@ -244,9 +245,15 @@ fn _diff_compare() {
             standing_before.judge(conditions),
             standing_after.judge(conditions),
         );
+        // A change that reaches every row of every user costs users times
+        // rows: let a cancel or statement_timeout stop it.
         let change = tally(
-            rows.iter()
-                .map(|row| (row.key.as_str(), before.actions(row), after.actions(row))),
+            rows.iter().enumerate().map(|(i, row)| {
+                if i % 65536 == 0 {
+                    check_for_interrupts!();
+                }
+                (row.key.as_str(), before.actions(row), after.actions(row))
+            }),
             SAMPLES,
         );
         if !change.is_empty() {
