@@ -105,6 +105,15 @@ impl Drop for TestDb {
     }
 }
 
+/// A test's setting from the environment (e.g. PG_SHARING_DIFF_CASES), or
+/// `default` when it is unset or not a number.
+pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The ids a query returns, as a sorted comma-separated string.
 pub fn ids(client: &mut impl GenericClient, sql: &str) -> String {
     let mut ids: Vec<i64> = client

@@ -421,14 +421,8 @@ fn check_case(db: &TestDb, seed: u64) -> Result<bool, String> {
 
 #[test]
 fn access_diff_agrees_with_the_reference_evaluator() {
-    let cases: u64 = std::env::var("PG_SHARING_ACCESS_DIFF_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
-    let first: u64 = std::env::var("PG_SHARING_DIFF_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+    let cases: u64 = pg_sharing_itest::setting("PG_SHARING_ACCESS_DIFF_CASES", 60);
+    let first: u64 = pg_sharing_itest::setting("PG_SHARING_DIFF_SEED", 1);
     let db = TestDb::new("access_diff");
     let mut changed = 0;
     for seed in first..first + cases {

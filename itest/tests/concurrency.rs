@@ -191,14 +191,8 @@ fn second_state(a: &Model, rng: &mut StdRng) -> (String, String, Model) {
 
 #[test]
 fn readers_see_the_model_before_or_after_each_change_never_a_mix() {
-    let switches: usize = std::env::var("PG_SHARING_CONC_SWITCHES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
-    let seed: u64 = std::env::var("PG_SHARING_CONC_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let switches: usize = pg_sharing_itest::setting("PG_SHARING_CONC_SWITCHES", 100);
+    let seed: u64 = pg_sharing_itest::setting("PG_SHARING_CONC_SEED", 3);
     let mut rng = StdRng::seed_from_u64(seed);
     let case = generate(seed);
     let (forward, back, model_b) = second_state(&case.model, &mut rng);

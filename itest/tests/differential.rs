@@ -139,14 +139,8 @@ fn check_case(db: &TestDb, reader: &str, seed: u64) -> Result<(), String> {
 /// Runs every `stride`-th seed starting at the `part`-th: the two tests
 /// below split the cases between the machine's two cores.
 fn run_cases(part: u64, stride: u64) {
-    let cases: u64 = std::env::var("PG_SHARING_DIFF_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let first: u64 = std::env::var("PG_SHARING_DIFF_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+    let cases: u64 = pg_sharing_itest::setting("PG_SHARING_DIFF_CASES", 200);
+    let first: u64 = pg_sharing_itest::setting("PG_SHARING_DIFF_SEED", 1);
     let mut db = TestDb::new("diff");
     let reader = db.login_role("reader", "IN ROLE sharing_app");
     for seed in (first..first + cases)

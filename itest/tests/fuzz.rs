@@ -1037,14 +1037,8 @@ impl Run {
 }
 
 fn settings() -> (usize, u64) {
-    let cases = std::env::var("PG_SHARING_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
-    let seed = std::env::var("PG_SHARING_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(7);
+    let cases = pg_sharing_itest::setting("PG_SHARING_FUZZ_CASES", 300);
+    let seed = pg_sharing_itest::setting("PG_SHARING_FUZZ_SEED", 7);
     (cases, seed)
 }
 
