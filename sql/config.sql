@@ -512,29 +512,28 @@ AS $$
 DECLARE
     doc jsonb;
     changes text[];
+    diffed boolean;
 BEGIN
     PERFORM sharing._require_manage('apply_config');
     IF dry_run IS NULL THEN
         RAISE EXCEPTION 'dry_run must be true or false' USING ERRCODE = '22023';
     END IF;
     doc := sharing._config_document(config);
-    BEGIN
-        changes := sharing._apply_config(doc);
-        IF dry_run THEN
-            -- Undo everything, keep the report.
-            RAISE EXCEPTION 'dry run' USING ERRCODE = 'SH001';
-        END IF;
-    EXCEPTION WHEN SQLSTATE 'SH001' THEN
-        NULL;
-    END;
+    IF NOT dry_run THEN
+        RETURN QUERY SELECT unnest(sharing._apply_config(doc));
+        RETURN;
+    END IF;
+    -- Undo everything, keep the report, and add what the changes would do
+    -- to who may read, edit and delete what (not on Citus yet).
+    SELECT * INTO changes, diffed FROM sharing._try_config(doc);
     RETURN QUERY SELECT unnest(changes);
-    IF dry_run THEN
-        -- What the changes would do to who may read, edit and delete what.
+    IF diffed THEN
         RETURN QUERY
             SELECT format('access of %s (user %s) to %s: read +%s -%s, edit +%s -%s, delete +%s -%s',
                           d.user_name, d.user_id, d.tbl, d.gained, d.lost, d.edit_gained, d.edit_lost,
                           d.delete_gained, d.delete_lost)
-              FROM sharing.access_diff(config) d;
+              FROM sharing._diff_report() d
+             ORDER BY d.tbl::text, d.user_id;
     END IF;
 END
 $$;

@@ -74,35 +74,60 @@ AS $$
     SELECT c.user_id, c.tbl, c.digest FROM chain c
 $$;
 
+-- Whether the access diff runs here: not on a Citus cluster yet.
+CREATE FUNCTION sharing._diff_runs() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NOT EXISTS (SELECT 1 FROM sharing.protected_tables t WHERE sharing._is_citus_table(t.tbl))
+$$;
+
+-- Applies a validated document (sharing._config_document) in a
+-- subtransaction that is rolled back, and returns the changes it made.
+-- Around it, the access diff's steps (src/diff.rs) learn what it would
+-- change in who may read, edit and delete what, which _diff_report() then
+-- returns, where the diff runs (diffed; see _diff_runs). access_diff and
+-- apply_config's dry run share it.
+CREATE FUNCTION sharing._try_config(doc jsonb, OUT changes text[], OUT diffed boolean)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- (Compiling its large one-off queries would take longer than running them.)
+SET jit = off
+AS $$
+BEGIN
+    diffed := sharing._diff_runs();
+    IF diffed THEN
+        PERFORM sharing._diff_before_inputs();
+    END IF;
+    BEGIN
+        changes := sharing._apply_config(doc);
+        IF diffed THEN
+            PERFORM sharing._diff_after_inputs();
+        END IF;
+        RAISE EXCEPTION 'undo' USING ERRCODE = 'SH001';
+    EXCEPTION WHEN SQLSTATE 'SH001' THEN
+        NULL;
+    END;
+    IF diffed THEN
+        PERFORM sharing._diff_compare();
+    END IF;
+END
+$$;
+
 CREATE FUNCTION sharing.access_diff(config jsonb)
 RETURNS TABLE (user_id bigint, user_name text, tbl regclass, gained bigint, lost bigint,
                sample_gained text[], sample_lost text[],
                edit_gained bigint, edit_lost bigint, delete_gained bigint, delete_lost bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
--- (Compiling its large one-off queries would take longer than running them.)
-SET jit = off
 AS $$
-DECLARE
-    doc jsonb;
 BEGIN
     PERFORM sharing._require_manage('access_diff');
-    IF EXISTS (SELECT 1 FROM sharing.protected_tables t WHERE sharing._is_citus_table(t.tbl)) THEN
+    IF NOT sharing._diff_runs() THEN
         RAISE EXCEPTION 'access_diff does not run on a Citus cluster yet'
             USING ERRCODE = '0A000', HINT = 'Run it on a single-node copy of the model and data.';
     END IF;
-    doc := sharing._config_document(config);
-    -- The document is applied in a subtransaction rolled back: the steps
-    -- around it learn what it changes (src/diff.rs).
-    PERFORM sharing._diff_before_inputs();
-    BEGIN
-        PERFORM sharing._apply_config(doc);
-        PERFORM sharing._diff_after_inputs();
-        RAISE EXCEPTION 'undo' USING ERRCODE = 'SH001';
-    EXCEPTION WHEN SQLSTATE 'SH001' THEN
-        NULL;
-    END;
-    PERFORM sharing._diff_compare();
+    PERFORM sharing._try_config(sharing._config_document(config));
     RETURN QUERY SELECT r.* FROM sharing._diff_report() r ORDER BY r.tbl::text, r.user_id;
 END
 $$;

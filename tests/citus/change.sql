@@ -3,6 +3,12 @@
 -- reach every node, and be undone everywhere when it is rolled back.
 \set ON_ERROR_STOP on
 \set VERBOSITY terse
+-- a dry run lists the change and changes nothing (on Citus without the
+-- access impact, which access_diff does not compute there yet)
+SELECT * FROM sharing.apply_config(
+    jsonb_set(sharing.export_config(), '{roles}', (sharing.export_config() -> 'roles') || '[{"name": "Dry", "parent": null}]'),
+    dry_run => true);
+SELECT count(*) AS dry_role_left FROM sharing.roles WHERE name = 'Dry';
 -- rolled back: must change nothing anywhere
 BEGIN;
 SELECT sharing.set_default_access('accounts', 'public_read_write');
