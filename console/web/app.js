@@ -320,9 +320,12 @@ let ruleSeq = 0;
 async function loadRules() {
   const seq = ++ruleSeq;
   const list = $('#rule-list');
+  // The list says which filters it shows: those it was asked with, not
+  // those typed since.
+  const filters = ruleFilters();
   list.dataset.ready = 'false';
   try {
-    const rules = await get('/api/rules', ruleFilters());
+    const rules = await get('/api/rules', filters);
     if (seq !== ruleSeq) return;
     S.rules = rules;
     drawRules();
@@ -331,7 +334,7 @@ async function loadRules() {
     setKids(list, errorBox(e, 'rules-error'));
   }
   list.dataset.ready = 'true';
-  list.dataset.query = JSON.stringify(ruleFilters());
+  list.dataset.query = JSON.stringify(filters);
 }
 
 function drawRules() {
